@@ -1,0 +1,75 @@
+//! Settings, read once at start-up from the environment (or flags), with defaults that run
+//! locally against `cargo run -p stack`.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::{Parser, ValueEnum};
+use event_schema::Topic;
+use secrecy::SecretString;
+
+#[derive(Clone, Debug, Parser)]
+#[command(name = "member-service", about = "Members API and outbox relay")]
+pub struct Config {
+    /// Address the HTTP API listens on (port 0 picks a free port).
+    #[arg(long, env = "MEMBER_SERVICE_ADDRESS", default_value = "127.0.0.1:8081")]
+    pub listen_address: SocketAddr,
+
+    /// `sqlite://path/to/file.db` or `postgres://user:password@host/database`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://member-service.db", value_parser = parse_secret)]
+    pub database_url: SecretString,
+
+    /// Upper bound of pooled PostgreSQL connections (SQLite uses one writer connection).
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    pub database_max_connections: u32,
+
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:9092")]
+    pub kafka_bootstrap_servers: String,
+
+    #[arg(long, env = "MEMBER_EVENTS_TOPIC", default_value = Topic::MemberEvents.name())]
+    pub member_events_topic: String,
+
+    /// How long the producer waits to batch messages; 0 sends at once.
+    #[arg(long, env = "KAFKA_LINGER_MS", default_value_t = 1)]
+    pub kafka_linger_ms: u64,
+
+    /// How long one publish attempt may take before the relay backs off and retries.
+    #[arg(long, env = "KAFKA_MESSAGE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub kafka_message_timeout_ms: u64,
+
+    /// The relay wakes on every commit; this sweep is only a safety net.
+    #[arg(long, env = "RELAY_SWEEP_INTERVAL_MS", default_value = "5000", value_parser = parse_millis)]
+    pub relay_sweep_interval: Duration,
+
+    /// Outbox rows published per round.
+    #[arg(long, env = "RELAY_BATCH_SIZE", default_value_t = 256)]
+    pub relay_batch_size: u32,
+
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value.to_owned()))
+}
+
+fn parse_millis(value: &str) -> Result<Duration, std::num::ParseIntError> {
+    value.parse().map(Duration::from_millis)
+}
+
+impl Config {
+    /// Defaults with the given overrides, as the binary would see them. Used by tests and by the
+    /// local stack, which run the service in-process.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> Result<Self, clap::Error> {
+        let mut arguments = vec!["member-service".to_owned()];
+        for (flag, value) in pairs {
+            arguments.push(format!("--{flag}={value}"));
+        }
+        Self::try_parse_from(arguments)
+    }
+}

@@ -1,0 +1,84 @@
+//! The transactional outbox: events written with the change they describe, read by the relay.
+
+use chrono::{DateTime, Utc};
+use event_schema::MemberEvent;
+use sqlx::{Any, AnyConnection, QueryBuilder, Row};
+
+use super::format_time;
+
+/// An event waiting to be published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingEvent {
+    pub sequence: i64,
+    pub event_id: String,
+    pub member_id: String,
+    pub event_type: String,
+    pub payload: String,
+}
+
+/// Appends an event; call inside the transaction that makes the change.
+pub async fn append(connection: &mut AnyConnection, event: &MemberEvent) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO outbox (event_id, member_id, event_type, payload, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(event.id.to_string())
+    .bind(event.member_id().to_string())
+    .bind(event.payload.type_name())
+    .bind(event.to_json())
+    .bind(format_time(event.time))
+    .execute(connection)
+    .await
+    .map(|_| ())
+}
+
+/// The oldest unpublished events, in the order they were written.
+pub async fn pending(connection: &mut AnyConnection, limit: u32) -> Result<Vec<PendingEvent>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT sequence, event_id, member_id, event_type, payload FROM outbox \
+         WHERE published_at IS NULL ORDER BY sequence LIMIT $1",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(connection)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(PendingEvent {
+                sequence: row.try_get("sequence")?,
+                event_id: row.try_get("event_id")?,
+                member_id: row.try_get("member_id")?,
+                event_type: row.try_get("event_type")?,
+                payload: row.try_get("payload")?,
+            })
+        })
+        .collect()
+}
+
+/// Stamps exactly these rows as published. An explicit list, not a range: a row with a lower
+/// sequence may still be in an uncommitted transaction and must not be skipped.
+pub async fn mark_published(
+    connection: &mut AnyConnection,
+    sequences: &[i64],
+    published_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    if sequences.is_empty() {
+        return Ok(());
+    }
+    let mut query = QueryBuilder::<Any>::new("UPDATE outbox SET published_at = ");
+    query.push_bind(format_time(published_at));
+    query.push(" WHERE sequence IN (");
+    let mut list = query.separated(", ");
+    for sequence in sequences {
+        list.push_bind(*sequence);
+    }
+    query.push(")");
+    query.build().execute(connection).await.map(|_| ())
+}
+
+/// How many events wait to be published.
+pub async fn backlog(connection: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) AS waiting FROM outbox WHERE published_at IS NULL")
+        .fetch_one(connection)
+        .await?
+        .try_get("waiting")
+}

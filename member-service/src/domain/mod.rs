@@ -1,0 +1,5 @@
+//! Members and the rules for registering them. No I/O, no HTTP.
+
+mod member;
+
+pub use member::{Member, MemberEmail, MemberName, NewMember, ValidationError};

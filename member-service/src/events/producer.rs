@@ -1,0 +1,51 @@
+//! The Kafka producer: idempotent, `acks=all`, so a retried send neither duplicates nor reorders
+//! within a partition.
+
+use std::time::Duration;
+
+use rdkafka::{
+    ClientConfig,
+    error::KafkaResult,
+    producer::{FutureProducer, Producer},
+};
+
+use crate::Config;
+
+pub fn create_producer(config: &Config) -> KafkaResult<FutureProducer> {
+    ClientConfig::new()
+        .set("bootstrap.servers", &config.kafka_bootstrap_servers)
+        .set("client.id", "member-service")
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", config.kafka_linger_ms.to_string())
+        .set("message.timeout.ms", config.kafka_message_timeout_ms.to_string())
+        .create()
+}
+
+/// Answers whether the broker can be reached, for `/ready`.
+#[derive(Clone)]
+pub struct BrokerProbe {
+    producer: FutureProducer,
+    topic: String,
+}
+
+impl BrokerProbe {
+    pub fn new(producer: FutureProducer, topic: String) -> Self {
+        Self { producer, topic }
+    }
+
+    pub async fn check(&self) -> Result<(), String> {
+        let probe = self.clone();
+        // fetch_metadata blocks the calling thread.
+        tokio::task::spawn_blocking(move || {
+            probe
+                .producer
+                .client()
+                .fetch_metadata(Some(&probe.topic), Duration::from_secs(2))
+                .map(|_| ())
+                .map_err(|error| error.to_string())
+        })
+        .await
+        .map_err(|error| error.to_string())?
+    }
+}

@@ -1,0 +1,187 @@
+//! The outbox relay: publishes committed outbox rows to Kafka in sequence order, keyed by member
+//! id, then stamps them published.
+//!
+//! A row is stamped only after the broker acknowledged it, so a crash between the two publishes
+//! the row again (at-least-once); consumers recognise the event id. The relay wakes when a
+//! request commits an event, and sweeps on a slow timer in case a wake-up was missed (e.g. a row
+//! written by another process).
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use rand::Rng;
+use rdkafka::{
+    message::{Header, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord, Producer},
+};
+use sqlx::AnyPool;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::db::outbox::{self, PendingEvent};
+
+/// Tells the relay that an event was committed. Cheap to clone; a signal sent while the relay is
+/// busy is remembered, so none is lost.
+#[derive(Clone, Default)]
+pub struct OutboxSignal(Arc<Notify>);
+
+impl OutboxSignal {
+    pub fn event_committed(&self) {
+        self.0.notify_one();
+    }
+
+    async fn wait(&self) {
+        self.0.notified().await;
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RelaySettings {
+    pub topic: String,
+    pub batch_size: u32,
+    pub sweep_interval: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RelayError {
+    #[error("outbox query failed")]
+    Database(#[from] sqlx::Error),
+    #[error("broker did not acknowledge event {event_id}: {reason}")]
+    Publish { event_id: String, reason: String },
+}
+
+pub struct Relay {
+    pool: AnyPool,
+    producer: FutureProducer,
+    signal: OutboxSignal,
+    settings: RelaySettings,
+}
+
+impl Relay {
+    pub fn new(pool: AnyPool, producer: FutureProducer, signal: OutboxSignal, settings: RelaySettings) -> Self {
+        Self {
+            pool,
+            producer,
+            signal,
+            settings,
+        }
+    }
+
+    /// Publishes until `shutdown` is cancelled.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut failures = 0u32;
+        loop {
+            let outcome = tokio::select! {
+                outcome = self.publish_batch() => outcome,
+                () = shutdown.cancelled() => break,
+            };
+            let pause = match outcome {
+                Ok(published) if published == self.settings.batch_size as usize => {
+                    failures = 0;
+                    continue;
+                }
+                Ok(_) => {
+                    failures = 0;
+                    None
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    let pause = backoff(failures);
+                    tracing::warn!(%error, retry_in_ms = pause.as_millis() as u64, "outbox relay could not publish");
+                    Some(pause)
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.signal.wait(), if pause.is_none() => {}
+                () = tokio::time::sleep(pause.unwrap_or(self.settings.sweep_interval)) => {}
+            }
+        }
+        // Hand over what is in flight; anything unacknowledged stays in the outbox for next time.
+        let producer = self.producer.clone();
+        let _ = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(5))).await;
+        tracing::info!("outbox relay stopped");
+    }
+
+    /// Publishes the oldest unpublished rows; returns how many were acknowledged and stamped.
+    async fn publish_batch(&self) -> Result<usize, RelayError> {
+        let pending = {
+            let mut connection = self.pool.acquire().await?;
+            outbox::pending(&mut connection, self.settings.batch_size).await?
+        };
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let (acknowledged, failure) = self.send_in_order(&pending).await;
+        {
+            let mut connection = self.pool.acquire().await?;
+            outbox::mark_published(&mut connection, &acknowledged, Utc::now()).await?;
+        }
+        tracing::debug!(published = acknowledged.len(), "outbox rows published");
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(acknowledged.len()),
+        }
+    }
+
+    /// Enqueues every row in order (the producer keeps per-partition order), then collects the
+    /// acknowledgements in order, stopping at the first failure so that rows after it are
+    /// retried after it too.
+    async fn send_in_order(&self, pending: &[PendingEvent]) -> (Vec<i64>, Option<RelayError>) {
+        let mut deliveries = Vec::with_capacity(pending.len());
+        let mut failure = None;
+        for event in pending {
+            let headers = OwnedHeaders::new()
+                .insert(Header {
+                    key: "content-type",
+                    value: Some(event_schema::envelope::CONTENT_TYPE),
+                })
+                .insert(Header {
+                    key: "ce_id",
+                    value: Some(&event.event_id),
+                })
+                .insert(Header {
+                    key: "ce_type",
+                    value: Some(&event.event_type),
+                });
+            let record = FutureRecord::to(&self.settings.topic)
+                .key(&event.member_id)
+                .payload(&event.payload)
+                .headers(headers);
+            match self.producer.send_result(record) {
+                Ok(delivery) => deliveries.push((event, delivery)),
+                Err((error, _)) => {
+                    // Usually a full local queue: publish what was enqueued, the rest next round.
+                    failure = Some(RelayError::Publish {
+                        event_id: event.event_id.clone(),
+                        reason: error.to_string(),
+                    });
+                    break;
+                }
+            }
+        }
+        let mut acknowledged = Vec::with_capacity(deliveries.len());
+        for (event, delivery) in deliveries {
+            let reason = match delivery.await {
+                Ok(Ok(_)) => {
+                    acknowledged.push(event.sequence);
+                    continue;
+                }
+                Ok(Err((error, _))) => error.to_string(),
+                Err(_) => "producer dropped the delivery".to_owned(),
+            };
+            failure = Some(RelayError::Publish {
+                event_id: event.event_id.clone(),
+                reason,
+            });
+            break;
+        }
+        (acknowledged, failure)
+    }
+}
+
+/// Exponential back-off with full jitter, 100 ms doubling to at most 5 s.
+fn backoff(failures: u32) -> Duration {
+    let ceiling_ms = 100u64.saturating_mul(1 << failures.min(6)).min(5_000);
+    Duration::from_millis(rand::rng().random_range(ceiling_ms / 2..=ceiling_ms))
+}

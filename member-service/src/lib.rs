@@ -1,0 +1,26 @@
+//! member-service: registers, reads and deletes members, and tells the rest of the system
+//! through events.
+//!
+//! Every change is written together with an outbox row in one database transaction; the relay
+//! publishes outbox rows to Kafka afterwards. So an event exists exactly when its change
+//! committed, and none is lost while the broker is down.
+//!
+//! Layout:
+//! - [`config`]: settings from the environment.
+//! - [`domain`]: members and the rules for registering them.
+//! - [`db`]: connection, migrations and queries (SQLite or PostgreSQL).
+//! - [`events`]: the outbox relay that publishes to Kafka.
+//! - [`http`]: the REST API.
+//! - [`startup`]: wires it together: [`Application`].
+//! - [`telemetry`]: logging and signal handling.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod events;
+pub mod http;
+pub mod startup;
+pub mod telemetry;
+
+pub use config::Config;
+pub use startup::Application;

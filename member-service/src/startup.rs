@@ -1,0 +1,83 @@
+//! Wiring: database, producer, relay and HTTP server, stopped together by one token.
+
+use anyhow::Context;
+use sqlx::AnyPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    Config, db,
+    events::{BrokerProbe, OutboxSignal, Relay, RelaySettings, create_producer},
+    http::{self, AppState},
+};
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    relay: Relay,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    /// Connects to the database (running migrations) and the broker, and binds the port.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = db::connect(&config.database_url, config.database_max_connections)
+            .await
+            .context("cannot open the member database")?;
+        let producer = create_producer(&config).context("cannot create the Kafka producer")?;
+        let listener = TcpListener::bind(config.listen_address)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen_address))?;
+        let outbox_signal = OutboxSignal::default();
+        let relay = Relay::new(
+            pool.clone(),
+            producer.clone(),
+            outbox_signal.clone(),
+            RelaySettings {
+                topic: config.member_events_topic.clone(),
+                batch_size: config.relay_batch_size,
+                sweep_interval: config.relay_sweep_interval,
+            },
+        );
+        let state = AppState {
+            pool,
+            outbox_signal,
+            broker: BrokerProbe::new(producer, config.member_events_topic),
+        };
+        Ok(Self {
+            listener,
+            state,
+            relay,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|address| address.port()).unwrap_or_default()
+    }
+
+    /// The database pool, for tests that check the database directly.
+    pub fn pool(&self) -> AnyPool {
+        self.state.pool.clone()
+    }
+
+    /// Cancel it to stop: HTTP drains in-flight requests, the relay finishes its round.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let address = self.listener.local_addr()?;
+        tracing::info!(%address, "member-service listening");
+        let relay = tokio::spawn(self.relay.run(self.shutdown.clone()));
+        let shutdown = self.shutdown.clone();
+        axum::serve(self.listener, http::router(self.state))
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+            .context("HTTP server failed")?;
+        self.shutdown.cancel();
+        relay.await.context("outbox relay panicked")?;
+        tracing::info!("member-service stopped");
+        Ok(())
+    }
+}
