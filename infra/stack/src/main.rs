@@ -1,1 +1,92 @@
-fn main() {}
+//! `cargo run -p stack`: the embedded broker and both services in one process.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use clap::Parser;
+use event_schema::Topic;
+use stack::{EmbeddedBroker, create_topics, walkthrough::walkthrough};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "stack", about = "Runs the embedded broker, member-service and reservation-service")]
+struct Arguments {
+    /// Where the broker's and both services' SQLite files live.
+    #[arg(long, default_value = "./.data")]
+    data_dir: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    broker_address: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    member_address: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:8082")]
+    reservation_address: SocketAddr,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let arguments = Arguments::parse();
+    init_logging();
+    std::fs::create_dir_all(&arguments.data_dir)
+        .with_context(|| format!("cannot create {}", arguments.data_dir.display()))?;
+    let data_dir = std::path::absolute(&arguments.data_dir)?;
+
+    let mut broker = EmbeddedBroker::start(arguments.broker_address, &data_dir.join("broker.db"))
+        .await
+        .context("cannot start the embedded broker")?;
+    let bootstrap_servers = broker.bootstrap_servers();
+    create_topics(
+        &bootstrap_servers,
+        &[
+            (Topic::MemberEvents.name(), Topic::MemberEvents.partitions()),
+            (Topic::MemberEventsDeadLetter.name(), Topic::MemberEventsDeadLetter.partitions()),
+        ],
+    )
+    .await
+    .context("cannot create topics")?;
+
+    let member = member_service::Application::build(member_service::Config::from_pairs([
+        ("listen-address", arguments.member_address.to_string()),
+        ("database-url", format!("sqlite://{}", data_dir.join("members.db").display())),
+        ("kafka-bootstrap-servers", bootstrap_servers.clone()),
+    ])?)
+    .await?;
+    let reservation = reservation_service::Application::build(reservation_service::Config::from_pairs([
+        ("listen-address", arguments.reservation_address.to_string()),
+        ("database-url", format!("sqlite://{}", data_dir.join("reservations.db").display())),
+        ("kafka-bootstrap-servers", bootstrap_servers.clone()),
+        // The embedded broker answers a fetch only when this runs out.
+        ("kafka-fetch-wait-max-ms", "5".to_owned()),
+    ])?)
+    .await?;
+
+    let shutdown = CancellationToken::new();
+    let member_url = format!("http://{}", arguments.member_address);
+    let reservation_url = format!("http://{}", arguments.reservation_address);
+    let member_shutdown = member.shutdown_token();
+    let reservation_shutdown = reservation.shutdown_token();
+    let member_task = tokio::spawn(member.run_until_stopped());
+    let reservation_task = tokio::spawn(reservation.run_until_stopped());
+
+    println!("Kafka-compatible broker: {bootstrap_servers} (data in {})", data_dir.display());
+    println!("{}", walkthrough(&member_url, &reservation_url));
+
+    tokio::spawn(member_service::telemetry::cancel_on_signal(shutdown.clone()));
+    shutdown.cancelled().await;
+    member_shutdown.cancel();
+    reservation_shutdown.cancel();
+    member_task.await??;
+    reservation_task.await??;
+    broker.stop().await;
+    println!("stopped");
+    Ok(())
+}
+
+/// `RUST_LOG` filters; by default the embedded broker's own chatter is kept to warnings.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "info,tansu_broker=warn,tansu_storage=warn,tansu_sans_io=warn,tansu_service=warn,tansu_schema=warn",
+        )
+    });
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}

@@ -1,0 +1,71 @@
+//! Settings, read once at start-up from the environment (or flags), with defaults that run
+//! locally against `cargo run -p stack`.
+
+use std::net::SocketAddr;
+
+use clap::{Parser, ValueEnum};
+use event_schema::{ConsumerGroup, Topic};
+use secrecy::SecretString;
+
+#[derive(Clone, Debug, Parser)]
+#[command(name = "reservation-service", about = "Reservations API and member-event consumer")]
+pub struct Config {
+    /// Address the HTTP API listens on (port 0 picks a free port).
+    #[arg(long, env = "RESERVATION_SERVICE_ADDRESS", default_value = "127.0.0.1:8082")]
+    pub listen_address: SocketAddr,
+
+    /// `sqlite://path/to/file.db` or `postgres://user:password@host/database`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://reservation-service.db", value_parser = parse_secret)]
+    pub database_url: SecretString,
+
+    /// Upper bound of pooled PostgreSQL connections (SQLite uses one writer connection).
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    pub database_max_connections: u32,
+
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:9092")]
+    pub kafka_bootstrap_servers: String,
+
+    #[arg(long, env = "MEMBER_EVENTS_TOPIC", default_value = Topic::MemberEvents.name())]
+    pub member_events_topic: String,
+
+    /// Where events that cannot be processed are parked, with the reason in headers.
+    #[arg(long, env = "DEAD_LETTER_TOPIC", default_value = Topic::MemberEventsDeadLetter.name())]
+    pub dead_letter_topic: String,
+
+    #[arg(long, env = "CONSUMER_GROUP", default_value = ConsumerGroup::ReservationService.name())]
+    pub consumer_group: String,
+
+    /// Longest a fetch waits for data. Kafka answers as soon as data arrives; the embedded broker
+    /// answers only when this runs out, so the local stack sets it to a few milliseconds.
+    #[arg(long, env = "KAFKA_FETCH_WAIT_MAX_MS", default_value_t = 100)]
+    pub kafka_fetch_wait_max_ms: u64,
+
+    /// How often stored offsets (of events already applied) are committed to the group.
+    #[arg(long, env = "KAFKA_COMMIT_INTERVAL_MS", default_value_t = 1_000)]
+    pub kafka_commit_interval_ms: u64,
+
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value.to_owned()))
+}
+
+impl Config {
+    /// Defaults with the given overrides, as the binary would see them. Used by tests and by the
+    /// local stack, which run the service in-process.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> Result<Self, clap::Error> {
+        let mut arguments = vec!["reservation-service".to_owned()];
+        for (flag, value) in pairs {
+            arguments.push(format!("--{flag}={value}"));
+        }
+        Self::try_parse_from(arguments)
+    }
+}

@@ -1,0 +1,57 @@
+//! Queries on the local member list.
+
+use chrono::{DateTime, Utc};
+use sqlx::{AnyConnection, Row};
+use uuid::Uuid;
+
+use super::format_time;
+use crate::domain::{KnownMember, MemberStatus};
+
+pub async fn find(connection: &mut AnyConnection, member_id: Uuid) -> Result<Option<KnownMember>, sqlx::Error> {
+    let row = sqlx::query("SELECT status, version FROM known_members WHERE member_id = $1")
+        .bind(member_id.to_string())
+        .fetch_optional(connection)
+        .await?;
+    row.map(|row| {
+        let status: String = row.try_get("status")?;
+        Ok(KnownMember {
+            status: MemberStatus::parse(&status)
+                .ok_or_else(|| sqlx::Error::Decode(format!("unknown member status {status:?}").into()))?,
+            version: row.try_get("version")?,
+        })
+    })
+    .transpose()
+}
+
+/// Locks an active member's row until the transaction ends and says whether it was active.
+///
+/// A reservation is made under this lock, and a deletion takes it before cancelling, so a
+/// reservation can never slip in beside a deletion that is being applied.
+pub async fn lock_if_active(connection: &mut AnyConnection, member_id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query("UPDATE known_members SET status = status WHERE member_id = $1 AND status = 'active'")
+        .bind(member_id.to_string())
+        .execute(connection)
+        .await
+        .map(|result| result.rows_affected() == 1)
+}
+
+pub async fn upsert(
+    connection: &mut AnyConnection,
+    member_id: Uuid,
+    status: MemberStatus,
+    version: i64,
+    updated_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO known_members (member_id, status, version, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (member_id) DO UPDATE SET status = excluded.status, version = excluded.version, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(member_id.to_string())
+    .bind(status.as_str())
+    .bind(version)
+    .bind(format_time(updated_at))
+    .execute(connection)
+    .await
+    .map(|_| ())
+}

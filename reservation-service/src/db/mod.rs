@@ -1,0 +1,113 @@
+//! The service's own database: SQLite (default, one file, WAL) or PostgreSQL, chosen by the URL.
+//!
+//! Queries go through sqlx's `Any` driver so that one set of SQL serves both; they stick to
+//! what both dialects share (`$n` placeholders, TEXT ids and RFC 3339 times, `RETURNING`).
+//! Each backend has its own migrations, because DDL is where the dialects differ.
+
+pub mod member_list;
+pub mod processed_events;
+pub mod reservations;
+
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::{
+    AnyPool, Executor,
+    any::{AnyPoolOptions, install_default_drivers},
+    migrate::Migrator,
+};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Result<Self, sqlx::Error> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Self::Postgres)
+        } else {
+            Err(sqlx::Error::Configuration(
+                "DATABASE_URL must start with sqlite: or postgres:".into(),
+            ))
+        }
+    }
+}
+
+/// Opens the pool and brings the schema up to date.
+pub async fn connect(url: &SecretString, max_connections: u32) -> Result<AnyPool, sqlx::Error> {
+    install_default_drivers();
+    let url = url.expose_secret();
+    let backend = Backend::of_url(url)?;
+    let pool = match backend {
+        // One connection: SQLite has one writer anyway, and a single connection never meets
+        // SQLITE_BUSY from two of our own transactions racing.
+        Backend::Sqlite => {
+            AnyPoolOptions::new()
+                .max_connections(1)
+                .after_connect(|connection, _| {
+                    Box::pin(async move {
+                        // secure_delete: erased names and emails are overwritten on disk too.
+                        connection
+                            .execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                 PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON;",
+                            )
+                            .await?;
+                        Ok(())
+                    })
+                })
+                .connect(&sqlite_url_creating_file(url))
+                .await?
+        }
+        Backend::Postgres => {
+            AnyPoolOptions::new()
+                .max_connections(max_connections)
+                .connect(url)
+                .await?
+        }
+    };
+    let migrator = match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
+    };
+    migrator.run(&pool).await?;
+    Ok(pool)
+}
+
+/// Whether the database answers.
+pub async fn ping(pool: &AnyPool) -> Result<(), sqlx::Error> {
+    pool.execute("SELECT 1").await.map(|_| ())
+}
+
+fn sqlite_url_creating_file(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// Times are stored as fixed-width RFC 3339 text (UTC, microseconds), which sorts in time order.
+pub fn format_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub fn parse_time(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|error| sqlx::Error::Decode(Box::new(error)))
+}
+
+pub fn parse_uuid(text: &str) -> Result<uuid::Uuid, sqlx::Error> {
+    uuid::Uuid::from_str(text).map_err(|error| sqlx::Error::Decode(Box::new(error)))
+}

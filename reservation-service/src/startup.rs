@@ -1,0 +1,93 @@
+//! Wiring: database, consumer and HTTP server, stopped together by one token.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use sqlx::AnyPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    Config, db,
+    events::{ConsumerSettings, ConsumerStats, DeadLetterQueue, MemberEventConsumer},
+    http::{self, AppState},
+};
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    consumer: MemberEventConsumer,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    /// Connects to the database (running migrations) and the broker, and binds the port.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = db::connect(&config.database_url, config.database_max_connections)
+            .await
+            .context("cannot open the reservation database")?;
+        let dead_letters = DeadLetterQueue::new(
+            &config.kafka_bootstrap_servers,
+            config.dead_letter_topic.clone(),
+            config.consumer_group.clone(),
+        )
+        .context("cannot create the dead-letter producer")?;
+        let stats = Arc::new(ConsumerStats::default());
+        let consumer = MemberEventConsumer::new(
+            &ConsumerSettings {
+                bootstrap_servers: config.kafka_bootstrap_servers.clone(),
+                group: config.consumer_group.clone(),
+                topic: config.member_events_topic.clone(),
+                fetch_wait_max_ms: config.kafka_fetch_wait_max_ms,
+                commit_interval_ms: config.kafka_commit_interval_ms,
+            },
+            pool.clone(),
+            dead_letters,
+            stats.clone(),
+        )
+        .context("cannot create the Kafka consumer")?;
+        let listener = TcpListener::bind(config.listen_address)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen_address))?;
+        let state = AppState {
+            pool,
+            consumer: consumer.probe(),
+            stats,
+        };
+        Ok(Self {
+            listener,
+            state,
+            consumer,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|address| address.port()).unwrap_or_default()
+    }
+
+    /// The database pool, for tests that check the database directly.
+    pub fn pool(&self) -> AnyPool {
+        self.state.pool.clone()
+    }
+
+    /// Cancel it to stop: HTTP drains in-flight requests, the consumer commits what it applied.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let address = self.listener.local_addr()?;
+        tracing::info!(%address, "reservation-service listening");
+        let consumer = tokio::spawn(self.consumer.run(self.shutdown.clone()));
+        let shutdown = self.shutdown.clone();
+        axum::serve(self.listener, http::router(self.state))
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+            .context("HTTP server failed")?;
+        self.shutdown.cancel();
+        consumer.await.context("member-event consumer panicked")?;
+        tracing::info!("reservation-service stopped");
+        Ok(())
+    }
+}
