@@ -4,7 +4,10 @@
 use event_schema::{DecodeError, MemberDeleted, MemberEvent, MemberEventData, MemberRegistered};
 use uuid::Uuid;
 
-const SCHEMA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/member-event.schema.json");
+const SCHEMA_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/schema/member-event.schema.json"
+);
 
 fn every_event_type() -> Vec<MemberEvent> {
     let member_id = Uuid::now_v7();
@@ -38,8 +41,20 @@ fn every_event_type_round_trips_through_json() {
 fn envelope_uses_cloudevents_attribute_names() {
     let event = &every_event_type()[1];
     let json: serde_json::Value = serde_json::from_str(&event.to_json()).expect("json");
-    for attribute in ["specversion", "id", "source", "type", "time", "subject", "datacontenttype", "data"] {
-        assert!(json.get(attribute).is_some(), "missing attribute {attribute}");
+    for attribute in [
+        "specversion",
+        "id",
+        "source",
+        "type",
+        "time",
+        "subject",
+        "datacontenttype",
+        "data",
+    ] {
+        assert!(
+            json.get(attribute).is_some(),
+            "missing attribute {attribute}"
+        );
     }
     assert_eq!(json["type"], "members.member_deleted.v1");
     assert_eq!(json["subject"], event.member_id().to_string());
@@ -60,7 +75,9 @@ fn events_carry_no_personal_data() {
 fn committed_samples_of_every_event_type_still_decode() {
     let registered = MemberEvent::decode(include_bytes!("../samples/member_registered.v1.json"))
         .expect("registered sample decodes");
-    assert!(matches!(registered.payload, MemberEventData::Registered(ref e) if e.member_version == 1));
+    assert!(
+        matches!(registered.payload, MemberEventData::Registered(ref e) if e.member_version == 1)
+    );
     let deleted = MemberEvent::decode(include_bytes!("../samples/member_deleted.v1.json"))
         .expect("deleted sample decodes");
     assert!(matches!(deleted.payload, MemberEventData::Deleted(ref e) if e.member_version == 2));
@@ -80,9 +97,15 @@ fn garbage_truncated_and_wrong_type_payloads_are_errors() {
         vec![0xff, 0xfe, 0x00, 0x13],
         b"[]".to_vec(),
         b"null".to_vec(),
-        valid.replace("members.member_deleted.v1", "members.member_exploded.v1").into_bytes(),
-        valid.replace("\"member_version\":2", "\"member_version\":\"two\"").into_bytes(),
-        valid.replace("\"member_version\":2", "\"member_version\":-2").into_bytes(),
+        valid
+            .replace("members.member_deleted.v1", "members.member_exploded.v1")
+            .into_bytes(),
+        valid
+            .replace("\"member_version\":2", "\"member_version\":\"two\"")
+            .into_bytes(),
+        valid
+            .replace("\"member_version\":2", "\"member_version\":-2")
+            .into_bytes(),
     ];
     for cut in 0..valid.len() {
         inputs.push(valid.as_bytes()[..cut].to_vec());

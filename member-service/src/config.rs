@@ -22,7 +22,11 @@ pub struct Config {
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub database_max_connections: u32,
 
-    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:9092")]
+    #[arg(
+        long,
+        env = "KAFKA_BOOTSTRAP_SERVERS",
+        default_value = "127.0.0.1:9092"
+    )]
     pub kafka_bootstrap_servers: String,
 
     #[arg(long, env = "MEMBER_EVENTS_TOPIC", default_value = Topic::MemberEvents.name())]
@@ -65,7 +69,9 @@ fn parse_millis(value: &str) -> Result<Duration, std::num::ParseIntError> {
 impl Config {
     /// Defaults with the given overrides, as the binary would see them. Used by tests and by the
     /// local stack, which run the service in-process.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> Result<Self, clap::Error> {
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, String)>,
+    ) -> Result<Self, clap::Error> {
         let mut arguments = vec!["member-service".to_owned()];
         for (flag, value) in pairs {
             arguments.push(format!("--{flag}={value}"));

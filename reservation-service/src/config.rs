@@ -8,10 +8,17 @@ use event_schema::{ConsumerGroup, Topic};
 use secrecy::SecretString;
 
 #[derive(Clone, Debug, Parser)]
-#[command(name = "reservation-service", about = "Reservations API and member-event consumer")]
+#[command(
+    name = "reservation-service",
+    about = "Reservations API and member-event consumer"
+)]
 pub struct Config {
     /// Address the HTTP API listens on (port 0 picks a free port).
-    #[arg(long, env = "RESERVATION_SERVICE_ADDRESS", default_value = "127.0.0.1:8082")]
+    #[arg(
+        long,
+        env = "RESERVATION_SERVICE_ADDRESS",
+        default_value = "127.0.0.1:8082"
+    )]
     pub listen_address: SocketAddr,
 
     /// `sqlite://path/to/file.db` or `postgres://user:password@host/database`.
@@ -22,7 +29,11 @@ pub struct Config {
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub database_max_connections: u32,
 
-    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:9092")]
+    #[arg(
+        long,
+        env = "KAFKA_BOOTSTRAP_SERVERS",
+        default_value = "127.0.0.1:9092"
+    )]
     pub kafka_bootstrap_servers: String,
 
     #[arg(long, env = "MEMBER_EVENTS_TOPIC", default_value = Topic::MemberEvents.name())]
@@ -61,7 +72,9 @@ fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
 impl Config {
     /// Defaults with the given overrides, as the binary would see them. Used by tests and by the
     /// local stack, which run the service in-process.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> Result<Self, clap::Error> {
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, String)>,
+    ) -> Result<Self, clap::Error> {
         let mut arguments = vec!["reservation-service".to_owned()];
         for (flag, value) in pairs {
             arguments.push(format!("--{flag}={value}"));

@@ -1,7 +1,10 @@
 //! An embedded Kafka-compatible broker (tansu) with SQLite storage.
 //!
-//! tansu has no stop API, so stopping aborts its task; its storage is a SQLite file, so a broker
-//! started again on the same file has every topic, message and committed offset.
+//! tansu has no stop API, so [`EmbeddedBroker::shutdown`] aborts its task and cancels its
+//! storage. A new process on the same file finds every topic, message and committed offset.
+//! Reopening the storage inside one process is not reliable in tansu 0.6, so outages are
+//! simulated with [`EmbeddedBroker::start_gated`]: a [`Gate`] in front of the broker drops every
+//! connection and refuses new ones, which clients cannot tell from a broker that went down.
 
 use std::{
     net::SocketAddr,
@@ -12,7 +15,13 @@ use std::{
 use tansu_broker::{broker::Broker, coordinator::group::administrator::Controller};
 use tansu_storage::StorageContainer;
 use tokio::{net::TcpStream, task::JoinHandle, time::Instant};
+use tokio_util::sync::CancellationToken;
 use url::Url;
+
+use crate::gate::Gate;
+
+const NODE_ID: i32 = 111;
+const CLUSTER_ID: &str = "event-driven-local";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -26,26 +35,86 @@ pub enum BrokerError {
     Url(#[from] url::ParseError),
     #[error("broker failed to start: {0}")]
     Start(String),
+    #[error("cannot open the gate in front of the broker")]
+    Gate(#[source] std::io::Error),
     #[error("broker did not accept connections on {0} within 30 s")]
     NotListening(SocketAddr),
+    #[error("this broker was started without a gate, so it cannot be taken down and back")]
+    NotGated,
 }
 
 pub struct EmbeddedBroker {
     address: SocketAddr,
-    storage: PathBuf,
+    storage_shutdown: CancellationToken,
     task: Option<JoinHandle<()>>,
+    gate: Option<Gate>,
 }
 
 impl EmbeddedBroker {
     /// Starts a broker on `address` (pick the port beforehand: clients must know it) storing in
     /// `storage` (a SQLite file, created if missing). Returns once it accepts connections.
     pub async fn start(address: SocketAddr, storage: &Path) -> Result<Self, BrokerError> {
-        let mut broker = Self {
-            address,
-            storage: absolute(storage)?,
-            task: None,
+        Self::launch(address, address, storage, None).await
+    }
+
+    /// Like [`start`](Self::start), but clients reach the broker through a gate on `address`,
+    /// so that [`stop`](Self::stop) and [`restart`](Self::restart) can simulate an outage.
+    pub async fn start_gated(
+        address: SocketAddr,
+        internal: SocketAddr,
+        storage: &Path,
+    ) -> Result<Self, BrokerError> {
+        let gate = Gate::open(address, internal)
+            .await
+            .map_err(BrokerError::Gate)?;
+        Self::launch(address, internal, storage, Some(gate)).await
+    }
+
+    async fn launch(
+        advertised: SocketAddr,
+        bind: SocketAddr,
+        storage: &Path,
+        gate: Option<Gate>,
+    ) -> Result<Self, BrokerError> {
+        let advertised_listener = Url::parse(&format!("tcp://{advertised}"))?;
+        // tansu resolves the path against the working directory; an absolute path ("sqlite:////…")
+        // keeps the storage where it was asked for.
+        let storage_url = Url::parse(&format!("sqlite:///{}", absolute(storage)?.display()))?;
+        let storage_shutdown = CancellationToken::new();
+        let storage = StorageContainer::builder()
+            .cluster_id(CLUSTER_ID)
+            .node_id(NODE_ID)
+            .advertised_listener(advertised_listener.clone())
+            .storage(storage_url)
+            .cancellation(storage_shutdown.clone())
+            .silent(true)
+            .build()
+            .await
+            .map_err(|error| BrokerError::Start(error.to_string()))?;
+        let groups = Controller::with_storage(storage.clone())
+            .map_err(|error| BrokerError::Start(error.to_string()))?;
+        let mut broker = Broker::new(
+            NODE_ID,
+            CLUSTER_ID,
+            Url::parse(&format!("tcp://{bind}"))?,
+            advertised_listener,
+            storage,
+            groups,
+            uuid::Uuid::now_v7(),
+        );
+        let task = tokio::spawn(async move {
+            if let Err(error) = broker.serve(Instant::now()).await {
+                tracing::error!(error = ?error, "embedded broker stopped");
+            }
+        });
+        let broker = Self {
+            address: advertised,
+            storage_shutdown,
+            task: Some(task),
+            gate,
         };
-        broker.restart().await?;
+        wait_until_listening(bind).await?;
+        wait_until_listening(advertised).await?;
         Ok(broker)
     }
 
@@ -54,49 +123,35 @@ impl EmbeddedBroker {
         self.address.to_string()
     }
 
-    /// Stops the broker: connections drop, clients see it as down.
-    pub async fn stop(&mut self) {
+    /// Takes a gated broker off the network: connections drop, new ones are refused.
+    pub async fn stop(&mut self) -> Result<(), BrokerError> {
+        self.gate
+            .as_mut()
+            .ok_or(BrokerError::NotGated)?
+            .close()
+            .await;
+        Ok(())
+    }
+
+    /// Brings a gated broker back after [`stop`](Self::stop).
+    pub async fn restart(&mut self) -> Result<(), BrokerError> {
+        self.gate
+            .as_mut()
+            .ok_or(BrokerError::NotGated)?
+            .reopen()
+            .await
+            .map_err(BrokerError::Gate)?;
+        wait_until_listening(self.address).await
+    }
+
+    /// Stops the broker for good.
+    pub async fn shutdown(mut self) {
+        self.gate = None;
         if let Some(task) = self.task.take() {
             task.abort();
             let _ = task.await;
         }
-    }
-
-    /// Starts it again on the same address and storage (after [`stop`](Self::stop)).
-    pub async fn restart(&mut self) -> Result<(), BrokerError> {
-        self.stop().await;
-        let listener = Url::parse(&format!("tcp://{}", self.address))?;
-        // tansu resolves the path against the working directory; an absolute path ("sqlite:////…")
-        // keeps the storage where it was asked for.
-        let storage = Url::parse(&format!("sqlite:///{}", self.storage.display()))?;
-        let mut broker = Broker::<Controller<StorageContainer>, StorageContainer>::builder()
-            .node_id(111)
-            .cluster_id("event-driven-local")
-            .incarnation_id(uuid::Uuid::now_v7())
-            .advertised_listener(listener.clone())
-            .storage(storage)
-            .listener(listener)
-            .silent(true)
-            .build()
-            .await
-            .map_err(|error| BrokerError::Start(error.to_string()))?;
-        self.task = Some(tokio::spawn(async move {
-            if let Err(error) = broker.serve(Instant::now()).await {
-                tracing::error!(error = ?error, "embedded broker stopped");
-            }
-        }));
-        self.wait_until_listening().await
-    }
-
-    async fn wait_until_listening(&self) -> Result<(), BrokerError> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if TcpStream::connect(self.address).await.is_ok() {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Err(BrokerError::NotListening(self.address))
+        self.storage_shutdown.cancel();
     }
 }
 
@@ -105,7 +160,19 @@ impl Drop for EmbeddedBroker {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+        self.storage_shutdown.cancel();
     }
+}
+
+async fn wait_until_listening(address: SocketAddr) -> Result<(), BrokerError> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if TcpStream::connect(address).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(BrokerError::NotListening(address))
 }
 
 fn absolute(storage: &Path) -> Result<PathBuf, BrokerError> {
@@ -113,7 +180,10 @@ fn absolute(storage: &Path) -> Result<PathBuf, BrokerError> {
         path: storage.to_owned(),
         source,
     };
-    if let Some(parent) = storage.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+    if let Some(parent) = storage
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(parent).map_err(error)?;
     }
     std::path::absolute(storage).map_err(error)

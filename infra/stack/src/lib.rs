@@ -1,10 +1,12 @@
 //! The local run: the whole system in one process, speaking the real Kafka protocol over TCP.
 //!
 //! - [`broker`]: an embedded Kafka-compatible broker (tansu, SQLite storage).
+//! - [`gate`]: a TCP gate that takes a server off the network and back, for outage tests.
 //! - [`topics`]: creating the topics through the Kafka admin API, as against any Kafka.
 //! - [`walkthrough`]: what the stack prints when it is up.
 
 pub mod broker;
+pub mod gate;
 pub mod topics;
 pub mod walkthrough;
 

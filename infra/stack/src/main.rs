@@ -9,7 +9,10 @@ use stack::{EmbeddedBroker, create_topics, walkthrough::walkthrough};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "stack", about = "Runs the embedded broker, member-service and reservation-service")]
+#[command(
+    name = "stack",
+    about = "Runs the embedded broker, member-service and reservation-service"
+)]
 struct Arguments {
     /// Where the broker's and both services' SQLite files live.
     #[arg(long, default_value = "./.data")]
@@ -38,7 +41,10 @@ async fn main() -> anyhow::Result<()> {
         &bootstrap_servers,
         &[
             (Topic::MemberEvents.name(), Topic::MemberEvents.partitions()),
-            (Topic::MemberEventsDeadLetter.name(), Topic::MemberEventsDeadLetter.partitions()),
+            (
+                Topic::MemberEventsDeadLetter.name(),
+                Topic::MemberEventsDeadLetter.partitions(),
+            ),
         ],
     )
     .await
@@ -46,18 +52,25 @@ async fn main() -> anyhow::Result<()> {
 
     let member = member_service::Application::build(member_service::Config::from_pairs([
         ("listen-address", arguments.member_address.to_string()),
-        ("database-url", format!("sqlite://{}", data_dir.join("members.db").display())),
+        (
+            "database-url",
+            format!("sqlite://{}", data_dir.join("members.db").display()),
+        ),
         ("kafka-bootstrap-servers", bootstrap_servers.clone()),
     ])?)
     .await?;
-    let reservation = reservation_service::Application::build(reservation_service::Config::from_pairs([
-        ("listen-address", arguments.reservation_address.to_string()),
-        ("database-url", format!("sqlite://{}", data_dir.join("reservations.db").display())),
-        ("kafka-bootstrap-servers", bootstrap_servers.clone()),
-        // The embedded broker answers a fetch only when this runs out.
-        ("kafka-fetch-wait-max-ms", "5".to_owned()),
-    ])?)
-    .await?;
+    let reservation =
+        reservation_service::Application::build(reservation_service::Config::from_pairs([
+            ("listen-address", arguments.reservation_address.to_string()),
+            (
+                "database-url",
+                format!("sqlite://{}", data_dir.join("reservations.db").display()),
+            ),
+            ("kafka-bootstrap-servers", bootstrap_servers.clone()),
+            // The embedded broker answers a fetch only when this runs out.
+            ("kafka-fetch-wait-max-ms", "5".to_owned()),
+        ])?)
+        .await?;
 
     let shutdown = CancellationToken::new();
     let member_url = format!("http://{}", arguments.member_address);
@@ -67,16 +80,21 @@ async fn main() -> anyhow::Result<()> {
     let member_task = tokio::spawn(member.run_until_stopped());
     let reservation_task = tokio::spawn(reservation.run_until_stopped());
 
-    println!("Kafka-compatible broker: {bootstrap_servers} (data in {})", data_dir.display());
+    println!(
+        "Kafka-compatible broker: {bootstrap_servers} (data in {})",
+        data_dir.display()
+    );
     println!("{}", walkthrough(&member_url, &reservation_url));
 
-    tokio::spawn(member_service::telemetry::cancel_on_signal(shutdown.clone()));
+    tokio::spawn(member_service::telemetry::cancel_on_signal(
+        shutdown.clone(),
+    ));
     shutdown.cancelled().await;
     member_shutdown.cancel();
     reservation_shutdown.cancel();
     member_task.await??;
     reservation_task.await??;
-    broker.stop().await;
+    broker.shutdown().await;
     println!("stopped");
     Ok(())
 }

@@ -11,7 +11,10 @@ use rdkafka::{
 };
 
 /// Creates each `(name, partitions)` topic unless it exists.
-pub async fn create_topics(bootstrap_servers: &str, topics: &[(&str, i32)]) -> Result<(), KafkaError> {
+pub async fn create_topics(
+    bootstrap_servers: &str,
+    topics: &[(&str, i32)],
+) -> Result<(), KafkaError> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap_servers)
         .create()?;

@@ -103,8 +103,12 @@ pub async fn delete(
 fn member_from_row(row: &AnyRow) -> Result<Member, sqlx::Error> {
     Ok(Member {
         id: parse_uuid(&row.try_get::<String, _>("id")?)?,
-        name: row.try_get::<Option<String>, _>("name")?.unwrap_or_default(),
-        email: row.try_get::<Option<String>, _>("email")?.unwrap_or_default(),
+        name: row
+            .try_get::<Option<String>, _>("name")?
+            .unwrap_or_default(),
+        email: row
+            .try_get::<Option<String>, _>("email")?
+            .unwrap_or_default(),
         version: row.try_get("version")?,
         created_at: parse_time(&row.try_get::<String, _>("created_at")?)?,
     })

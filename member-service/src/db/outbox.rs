@@ -17,7 +17,10 @@ pub struct PendingEvent {
 }
 
 /// Appends an event; call inside the transaction that makes the change.
-pub async fn append(connection: &mut AnyConnection, event: &MemberEvent) -> Result<(), sqlx::Error> {
+pub async fn append(
+    connection: &mut AnyConnection,
+    event: &MemberEvent,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO outbox (event_id, member_id, event_type, payload, created_at) \
          VALUES ($1, $2, $3, $4, $5)",
@@ -33,7 +36,10 @@ pub async fn append(connection: &mut AnyConnection, event: &MemberEvent) -> Resu
 }
 
 /// The oldest unpublished events, in the order they were written.
-pub async fn pending(connection: &mut AnyConnection, limit: u32) -> Result<Vec<PendingEvent>, sqlx::Error> {
+pub async fn pending(
+    connection: &mut AnyConnection,
+    limit: u32,
+) -> Result<Vec<PendingEvent>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT sequence, event_id, member_id, event_type, payload FROM outbox \
          WHERE published_at IS NULL ORDER BY sequence LIMIT $1",

@@ -48,7 +48,10 @@ impl MemberName {
             ));
         }
         if trimmed.chars().any(char::is_control) {
-            return Err(ValidationError::new("name", "must not contain control characters"));
+            return Err(ValidationError::new(
+                "name",
+                "must not contain control characters",
+            ));
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -67,7 +70,9 @@ impl MemberEmail {
         let trimmed = raw.trim();
         let address = trimmed
             .parse::<email_address::EmailAddress>()
-            .map_err(|error| ValidationError::new("email", format!("is not a valid email address: {error}")))?;
+            .map_err(|error| {
+                ValidationError::new("email", format!("is not a valid email address: {error}"))
+            })?;
         // Display names ("Ada <ada@example.com>") parse too; only a bare address is accepted.
         if address.as_str() != trimmed || !address.domain().contains('.') {
             return Err(ValidationError::new(
@@ -106,9 +111,15 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_must_not_be_empty() {
-        assert_eq!(MemberName::parse("  Ada  ").map(|name| name.0), Ok("Ada".to_owned()));
+        assert_eq!(
+            MemberName::parse("  Ada  ").map(|name| name.0),
+            Ok("Ada".to_owned())
+        );
         for empty in ["", "   ", "\t\n"] {
-            assert_eq!(MemberName::parse(empty).map_err(|error| error.field), Err("name"));
+            assert_eq!(
+                MemberName::parse(empty).map_err(|error| error.field),
+                Err("name")
+            );
         }
         assert!(MemberName::parse(&"x".repeat(201)).is_err());
         assert!(MemberName::parse("Ada\u{0}").is_err());
@@ -120,7 +131,16 @@ mod tests {
             MemberEmail::parse(" Ada@Example.COM ").map(|email| email.0),
             Ok("ada@example.com".to_owned())
         );
-        for malformed in ["", "ada", "ada@", "@example.com", "ada@@example.com", "Ada <ada@example.com>", "ada@localhost", "a da@example.com"] {
+        for malformed in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@@example.com",
+            "Ada <ada@example.com>",
+            "ada@localhost",
+            "a da@example.com",
+        ] {
             assert_eq!(
                 MemberEmail::parse(malformed).map_err(|error| error.field),
                 Err("email"),

@@ -18,7 +18,10 @@ pub fn create_producer(config: &Config) -> KafkaResult<FutureProducer> {
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", config.kafka_linger_ms.to_string())
-        .set("message.timeout.ms", config.kafka_message_timeout_ms.to_string())
+        .set(
+            "message.timeout.ms",
+            config.kafka_message_timeout_ms.to_string(),
+        )
         .create()
 }
 

@@ -58,7 +58,12 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub fn new(pool: AnyPool, producer: FutureProducer, signal: OutboxSignal, settings: RelaySettings) -> Self {
+    pub fn new(
+        pool: AnyPool,
+        producer: FutureProducer,
+        signal: OutboxSignal,
+        settings: RelaySettings,
+    ) -> Self {
         Self {
             pool,
             producer,

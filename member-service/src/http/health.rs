@@ -41,6 +41,10 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
         broker: broker.map_or_else(|error| error, |()| "ok".to_owned()),
         outbox_backlog: backlog,
     };
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }

@@ -51,7 +51,9 @@ impl From<Member> for MemberResponse {
             id: member.id,
             name: member.name,
             email: member.email,
-            created_at: member.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            created_at: member
+                .created_at
+                .to_rfc3339_opts(SecondsFormat::Micros, true),
         }
     }
 }
@@ -75,15 +77,17 @@ async fn register_member(
     payload: Result<Json<RegisterRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<MemberResponse>), ApiError> {
     let Json(request) = payload?;
-    let new_member = NewMember::parse(&request.name, &request.email).map_err(ApiError::Validation)?;
+    let new_member =
+        NewMember::parse(&request.name, &request.email).map_err(ApiError::Validation)?;
     let now = now();
     let mut transaction = state.pool.begin().await.map_err(ApiError::internal)?;
     let member = db::members::insert(&mut transaction, &new_member, now)
         .await
         .map_err(|error| match error {
-            InsertError::EmailTaken => {
-                ApiError::Conflict(format!("email {} is already registered", new_member.email.as_str()))
-            }
+            InsertError::EmailTaken => ApiError::Conflict(format!(
+                "email {} is already registered",
+                new_member.email.as_str()
+            )),
             InsertError::Database(error) => ApiError::internal(error),
         })?;
     let event = MemberEvent::new(
@@ -93,7 +97,9 @@ async fn register_member(
             member_version: version(member.version),
         }),
     );
-    db::outbox::append(&mut transaction, &event).await.map_err(ApiError::internal)?;
+    db::outbox::append(&mut transaction, &event)
+        .await
+        .map_err(ApiError::internal)?;
     transaction.commit().await.map_err(ApiError::internal)?;
     state.outbox_signal.event_committed();
     tracing::info!(member_id = %member.id, event_id = %event.id, "member registered");
@@ -120,12 +126,15 @@ async fn list_members(
     let Query(query) = query?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-        return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_PAGE_SIZE}")));
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_PAGE_SIZE}"
+        )));
     }
     let after = query
         .cursor
         .map(|cursor| {
-            Uuid::parse_str(&cursor).map_err(|_| ApiError::BadRequest(format!("cursor {cursor:?} is not valid")))
+            Uuid::parse_str(&cursor)
+                .map_err(|_| ApiError::BadRequest(format!("cursor {cursor:?} is not valid")))
         })
         .transpose()?;
     let mut connection = state.pool.acquire().await.map_err(ApiError::internal)?;
@@ -158,7 +167,9 @@ async fn delete_member(
             member_version: version(new_version),
         }),
     );
-    db::outbox::append(&mut transaction, &event).await.map_err(ApiError::internal)?;
+    db::outbox::append(&mut transaction, &event)
+        .await
+        .map_err(ApiError::internal)?;
     transaction.commit().await.map_err(ApiError::internal)?;
     state.outbox_signal.event_committed();
     tracing::info!(member_id = %id, event_id = %event.id, "member deleted");

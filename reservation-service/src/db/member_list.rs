@@ -7,7 +7,10 @@ use uuid::Uuid;
 use super::format_time;
 use crate::domain::{KnownMember, MemberStatus};
 
-pub async fn find(connection: &mut AnyConnection, member_id: Uuid) -> Result<Option<KnownMember>, sqlx::Error> {
+pub async fn find(
+    connection: &mut AnyConnection,
+    member_id: Uuid,
+) -> Result<Option<KnownMember>, sqlx::Error> {
     let row = sqlx::query("SELECT status, version FROM known_members WHERE member_id = $1")
         .bind(member_id.to_string())
         .fetch_optional(connection)
@@ -15,8 +18,9 @@ pub async fn find(connection: &mut AnyConnection, member_id: Uuid) -> Result<Opt
     row.map(|row| {
         let status: String = row.try_get("status")?;
         Ok(KnownMember {
-            status: MemberStatus::parse(&status)
-                .ok_or_else(|| sqlx::Error::Decode(format!("unknown member status {status:?}").into()))?,
+            status: MemberStatus::parse(&status).ok_or_else(|| {
+                sqlx::Error::Decode(format!("unknown member status {status:?}").into())
+            })?,
             version: row.try_get("version")?,
         })
     })
@@ -27,12 +31,17 @@ pub async fn find(connection: &mut AnyConnection, member_id: Uuid) -> Result<Opt
 ///
 /// A reservation is made under this lock, and a deletion takes it before cancelling, so a
 /// reservation can never slip in beside a deletion that is being applied.
-pub async fn lock_if_active(connection: &mut AnyConnection, member_id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query("UPDATE known_members SET status = status WHERE member_id = $1 AND status = 'active'")
-        .bind(member_id.to_string())
-        .execute(connection)
-        .await
-        .map(|result| result.rows_affected() == 1)
+pub async fn lock_if_active(
+    connection: &mut AnyConnection,
+    member_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query(
+        "UPDATE known_members SET status = status WHERE member_id = $1 AND status = 'active'",
+    )
+    .bind(member_id.to_string())
+    .execute(connection)
+    .await
+    .map(|result| result.rows_affected() == 1)
 }
 
 pub async fn upsert(

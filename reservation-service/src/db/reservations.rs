@@ -10,7 +10,10 @@ use crate::domain::{CancellationReason, NewReservation, Reservation, Reservation
 /// Serialises reservation requests for one resource until the transaction ends, so the overlap
 /// check and the insert are one step. A row lock works the same on PostgreSQL (row lock) and
 /// SQLite (the database write lock).
-pub async fn lock_resource(connection: &mut AnyConnection, resource: &str) -> Result<(), sqlx::Error> {
+pub async fn lock_resource(
+    connection: &mut AnyConnection,
+    resource: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO resources (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
         .bind(resource)
         .execute(&mut *connection)
@@ -38,7 +41,8 @@ pub async fn find_overlapping(
     .bind(format_time(starts_at))
     .fetch_optional(connection)
     .await?;
-    row.map(|row| parse_uuid(&row.try_get::<String, _>("id")?)).transpose()
+    row.map(|row| parse_uuid(&row.try_get::<String, _>("id")?))
+        .transpose()
 }
 
 pub async fn insert(
@@ -72,10 +76,12 @@ pub async fn insert(
     Ok(reservation)
 }
 
-const COLUMNS: &str =
-    "id, member_id, resource, starts_at, ends_at, status, cancellation_reason, created_at, cancelled_at";
+const COLUMNS: &str = "id, member_id, resource, starts_at, ends_at, status, cancellation_reason, created_at, cancelled_at";
 
-pub async fn find(connection: &mut AnyConnection, id: Uuid) -> Result<Option<Reservation>, sqlx::Error> {
+pub async fn find(
+    connection: &mut AnyConnection,
+    id: Uuid,
+) -> Result<Option<Reservation>, sqlx::Error> {
     sqlx::query(&format!("SELECT {COLUMNS} FROM reservations WHERE id = $1"))
         .bind(id.to_string())
         .fetch_optional(connection)
@@ -158,9 +164,13 @@ fn reservation_from_row(row: &AnyRow) -> Result<Reservation, sqlx::Error> {
         resource: row.try_get("resource")?,
         starts_at: parse_time(&row.try_get::<String, _>("starts_at")?)?,
         ends_at: parse_time(&row.try_get::<String, _>("ends_at")?)?,
-        status: ReservationStatus::parse(&status).ok_or_else(|| unknown_value("status", &status))?,
+        status: ReservationStatus::parse(&status)
+            .ok_or_else(|| unknown_value("status", &status))?,
         cancellation_reason: reason
-            .map(|reason| CancellationReason::parse(&reason).ok_or_else(|| unknown_value("cancellation_reason", &reason)))
+            .map(|reason| {
+                CancellationReason::parse(&reason)
+                    .ok_or_else(|| unknown_value("cancellation_reason", &reason))
+            })
             .transpose()?,
         created_at: parse_time(&row.try_get::<String, _>("created_at")?)?,
         cancelled_at: cancelled_at.map(|time| parse_time(&time)).transpose()?,

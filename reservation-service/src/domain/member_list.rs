@@ -85,7 +85,10 @@ mod tests {
 
     #[test]
     fn newer_events_apply() {
-        assert_eq!(decide(None, &registered(1)), MemberChange::Activate { version: 1 });
+        assert_eq!(
+            decide(None, &registered(1)),
+            MemberChange::Activate { version: 1 }
+        );
         assert_eq!(
             decide(known(MemberStatus::Active, 1), &deleted(2)),
             MemberChange::Delete { version: 2 }
@@ -94,18 +97,33 @@ mod tests {
 
     #[test]
     fn a_deletion_seen_before_its_registration_still_deletes() {
-        assert_eq!(decide(None, &deleted(2)), MemberChange::Delete { version: 2 });
+        assert_eq!(
+            decide(None, &deleted(2)),
+            MemberChange::Delete { version: 2 }
+        );
     }
 
     #[test]
     fn old_and_repeated_versions_are_stale() {
-        assert_eq!(decide(known(MemberStatus::Deleted, 2), &registered(1)), MemberChange::Stale);
-        assert_eq!(decide(known(MemberStatus::Deleted, 2), &deleted(2)), MemberChange::Stale);
-        assert_eq!(decide(known(MemberStatus::Active, 1), &registered(1)), MemberChange::Stale);
+        assert_eq!(
+            decide(known(MemberStatus::Deleted, 2), &registered(1)),
+            MemberChange::Stale
+        );
+        assert_eq!(
+            decide(known(MemberStatus::Deleted, 2), &deleted(2)),
+            MemberChange::Stale
+        );
+        assert_eq!(
+            decide(known(MemberStatus::Active, 1), &registered(1)),
+            MemberChange::Stale
+        );
     }
 
     #[test]
     fn deleted_members_stay_deleted() {
-        assert_eq!(decide(known(MemberStatus::Deleted, 2), &registered(3)), MemberChange::Stale);
+        assert_eq!(
+            decide(known(MemberStatus::Deleted, 2), &registered(3)),
+            MemberChange::Stale
+        );
     }
 }

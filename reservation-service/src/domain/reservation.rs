@@ -102,7 +102,10 @@ impl NewReservation {
         } else if resource.chars().count() > Self::MAX_RESOURCE_CHARACTERS {
             errors.push(ValidationError::new(
                 "resource",
-                format!("must be at most {} characters", Self::MAX_RESOURCE_CHARACTERS),
+                format!(
+                    "must be at most {} characters",
+                    Self::MAX_RESOURCE_CHARACTERS
+                ),
             ));
         }
         if ends_at <= starts_at {
@@ -130,17 +133,22 @@ mod tests {
     fn a_reservation_must_end_after_it_starts() {
         let start = Utc::now();
         for end in [start, start - TimeDelta::minutes(1)] {
-            let errors = NewReservation::parse(Uuid::now_v7(), "room", start, end).expect_err("invalid");
+            let errors =
+                NewReservation::parse(Uuid::now_v7(), "room", start, end).expect_err("invalid");
             assert_eq!(errors[0].field, "ends_at");
         }
-        assert!(NewReservation::parse(Uuid::now_v7(), "room", start, start + TimeDelta::minutes(1)).is_ok());
+        assert!(
+            NewReservation::parse(Uuid::now_v7(), "room", start, start + TimeDelta::minutes(1))
+                .is_ok()
+        );
     }
 
     #[test]
     fn a_resource_is_named() {
         let start = Utc::now();
-        let errors = NewReservation::parse(Uuid::now_v7(), "  ", start, start + TimeDelta::hours(1))
-            .expect_err("invalid");
+        let errors =
+            NewReservation::parse(Uuid::now_v7(), "  ", start, start + TimeDelta::hours(1))
+                .expect_err("invalid");
         assert_eq!(errors[0].field, "resource");
     }
 
@@ -149,7 +157,10 @@ mod tests {
         for status in [ReservationStatus::Active, ReservationStatus::Cancelled] {
             assert_eq!(ReservationStatus::parse(status.as_str()), Some(status));
         }
-        for reason in [CancellationReason::MemberDeleted, CancellationReason::CancelledByUser] {
+        for reason in [
+            CancellationReason::MemberDeleted,
+            CancellationReason::CancelledByUser,
+        ] {
             assert_eq!(CancellationReason::parse(reason.as_str()), Some(reason));
         }
     }

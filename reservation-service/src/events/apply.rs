@@ -14,7 +14,9 @@ use crate::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
     Activated,
-    Deleted { reservations_cancelled: u64 },
+    Deleted {
+        reservations_cancelled: u64,
+    },
     /// Older than the member version already applied: recorded, no effect.
     Stale,
     /// This event id was applied before: no effect at all.
@@ -34,7 +36,10 @@ impl Applied {
 
 /// Applies `event` exactly once, however often it is delivered. An error means nothing was
 /// changed and the event must be retried.
-pub async fn apply_member_event(pool: &AnyPool, event: &MemberEvent) -> Result<Applied, sqlx::Error> {
+pub async fn apply_member_event(
+    pool: &AnyPool,
+    event: &MemberEvent,
+) -> Result<Applied, sqlx::Error> {
     let now = Utc::now().trunc_subsecs(6);
     let member_id = event.member_id();
     let mut transaction = pool.begin().await?;
@@ -42,12 +47,26 @@ pub async fn apply_member_event(pool: &AnyPool, event: &MemberEvent) -> Result<A
     let applied = match domain::decide(known, &event.payload) {
         MemberChange::Stale => Applied::Stale,
         MemberChange::Activate { version } => {
-            db::member_list::upsert(&mut transaction, member_id, MemberStatus::Active, version, now).await?;
+            db::member_list::upsert(
+                &mut transaction,
+                member_id,
+                MemberStatus::Active,
+                version,
+                now,
+            )
+            .await?;
             Applied::Activated
         }
         MemberChange::Delete { version } => {
             // The member row is written first: it is the lock new reservations wait on.
-            db::member_list::upsert(&mut transaction, member_id, MemberStatus::Deleted, version, now).await?;
+            db::member_list::upsert(
+                &mut transaction,
+                member_id,
+                MemberStatus::Deleted,
+                version,
+                now,
+            )
+            .await?;
             let reservations_cancelled = db::reservations::cancel_all_of_member(
                 &mut transaction,
                 member_id,

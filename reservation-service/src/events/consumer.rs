@@ -50,7 +50,10 @@ impl MemberEventConsumer {
             .set("client.id", "reservation-service")
             .set("enable.auto.commit", "true")
             .set("enable.auto.offset.store", "false")
-            .set("auto.commit.interval.ms", settings.commit_interval_ms.to_string())
+            .set(
+                "auto.commit.interval.ms",
+                settings.commit_interval_ms.to_string(),
+            )
             .set("auto.offset.reset", "earliest")
             .set("fetch.wait.max.ms", settings.fetch_wait_max_ms.to_string())
             .set("session.timeout.ms", "10000")
@@ -106,7 +109,9 @@ impl MemberEventConsumer {
         }
         match self.consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-            Err(error) => tracing::warn!(%error, "final offset commit failed; events will be redelivered"),
+            Err(error) => {
+                tracing::warn!(%error, "final offset commit failed; events will be redelivered")
+            }
         }
         tracing::info!("member-event consumer stopped");
     }
@@ -138,7 +143,12 @@ impl MemberEventConsumer {
         }
     }
 
-    async fn park(&self, message: &BorrowedMessage<'_>, reason: &str, shutdown: &CancellationToken) -> bool {
+    async fn park(
+        &self,
+        message: &BorrowedMessage<'_>,
+        reason: &str,
+        shutdown: &CancellationToken,
+    ) -> bool {
         let mut failures = 0u32;
         loop {
             match self.dead_letters.park(message, reason).await {
@@ -192,7 +202,12 @@ impl ConsumerProbe {
     pub fn assigned_partitions(&self) -> Vec<i32> {
         self.consumer
             .assignment()
-            .map(|list: TopicPartitionList| list.elements().iter().map(|element| element.partition()).collect())
+            .map(|list: TopicPartitionList| {
+                list.elements()
+                    .iter()
+                    .map(|element| element.partition())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }

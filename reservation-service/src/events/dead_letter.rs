@@ -26,7 +26,11 @@ pub struct DeadLetterQueue {
 }
 
 impl DeadLetterQueue {
-    pub fn new(bootstrap_servers: &str, topic: String, consumer_group: String) -> KafkaResult<Self> {
+    pub fn new(
+        bootstrap_servers: &str,
+        topic: String,
+        consumer_group: String,
+    ) -> KafkaResult<Self> {
         let producer = ClientConfig::new()
             .set("bootstrap.servers", bootstrap_servers)
             .set("client.id", "reservation-service-dead-letter")
@@ -51,12 +55,30 @@ impl DeadLetterQueue {
         let offset = message.offset().to_string();
         let failed_at = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
         let headers = OwnedHeaders::new()
-            .insert(Header { key: HEADER_REASON, value: Some(reason) })
-            .insert(Header { key: HEADER_ORIGINAL_TOPIC, value: Some(message.topic()) })
-            .insert(Header { key: HEADER_ORIGINAL_PARTITION, value: Some(&partition) })
-            .insert(Header { key: HEADER_ORIGINAL_OFFSET, value: Some(&offset) })
-            .insert(Header { key: HEADER_FAILED_AT, value: Some(&failed_at) })
-            .insert(Header { key: HEADER_CONSUMER_GROUP, value: Some(&self.consumer_group) });
+            .insert(Header {
+                key: HEADER_REASON,
+                value: Some(reason),
+            })
+            .insert(Header {
+                key: HEADER_ORIGINAL_TOPIC,
+                value: Some(message.topic()),
+            })
+            .insert(Header {
+                key: HEADER_ORIGINAL_PARTITION,
+                value: Some(&partition),
+            })
+            .insert(Header {
+                key: HEADER_ORIGINAL_OFFSET,
+                value: Some(&offset),
+            })
+            .insert(Header {
+                key: HEADER_FAILED_AT,
+                value: Some(&failed_at),
+            })
+            .insert(Header {
+                key: HEADER_CONSUMER_GROUP,
+                value: Some(&self.consumer_group),
+            });
         let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(headers);
         if let Some(key) = message.key() {
             record = record.key(key);

@@ -45,7 +45,11 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
         broker: broker.map_or_else(|error| error, |()| "ok".to_owned()),
         consumer_failing,
     };
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }
 

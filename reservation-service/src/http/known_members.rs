@@ -31,7 +31,11 @@ async fn get_known_member(
     let known = db::member_list::find(&mut connection, member_id)
         .await
         .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::NotFound(format!("no event about member {member_id} has been applied")))?;
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no event about member {member_id} has been applied"
+            ))
+        })?;
     Ok(Json(KnownMemberResponse {
         member_id,
         status: known.status.as_str(),

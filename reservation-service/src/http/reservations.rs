@@ -24,7 +24,10 @@ const MAX_PAGE_SIZE: u32 = 500;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/reservations", get(list_reservations).post(make_reservation))
+        .route(
+            "/reservations",
+            get(list_reservations).post(make_reservation),
+        )
         .route("/reservations/{id}", get(get_reservation))
         .route("/reservations/{id}/cancel", post(cancel_reservation))
 }
@@ -63,7 +66,9 @@ impl From<Reservation> for ReservationResponse {
             starts_at: rfc3339(reservation.starts_at),
             ends_at: rfc3339(reservation.ends_at),
             status: reservation.status.as_str(),
-            cancellation_reason: reservation.cancellation_reason.map(CancellationReason::as_str),
+            cancellation_reason: reservation
+                .cancellation_reason
+                .map(CancellationReason::as_str),
             created_at: rfc3339(reservation.created_at),
             cancelled_at: reservation.cancelled_at.map(rfc3339),
         }
@@ -113,7 +118,10 @@ async fn make_reservation(
             Some(_) => "member was deleted",
             None => "member is unknown",
         };
-        return Err(ApiError::Validation(vec![ValidationError::new("member_id", message)]));
+        return Err(ApiError::Validation(vec![ValidationError::new(
+            "member_id",
+            message,
+        )]));
     }
     if let Some(existing) = db::reservations::find_overlapping(
         &mut transaction,
@@ -129,9 +137,13 @@ async fn make_reservation(
             new_reservation.resource
         )));
     }
-    let reservation = db::reservations::insert(&mut transaction, &new_reservation, Utc::now().trunc_subsecs(6))
-        .await
-        .map_err(ApiError::internal)?;
+    let reservation = db::reservations::insert(
+        &mut transaction,
+        &new_reservation,
+        Utc::now().trunc_subsecs(6),
+    )
+    .await
+    .map_err(ApiError::internal)?;
     transaction.commit().await.map_err(ApiError::internal)?;
     tracing::info!(reservation_id = %reservation.id, member_id = %reservation.member_id, "reservation made");
     Ok((StatusCode::CREATED, Json(reservation.into())))
@@ -158,18 +170,29 @@ async fn list_reservations(
     let status = query
         .status
         .map(|status| {
-            ReservationStatus::parse(&status)
-                .ok_or_else(|| ApiError::BadRequest(format!("status must be active or cancelled, not {status:?}")))
+            ReservationStatus::parse(&status).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "status must be active or cancelled, not {status:?}"
+                ))
+            })
         })
         .transpose()?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-        return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_PAGE_SIZE}")));
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_PAGE_SIZE}"
+        )));
     }
     let mut connection = state.pool.acquire().await.map_err(ApiError::internal)?;
-    let reservations = db::reservations::list(&mut connection, query.member_id, status, query.cursor, limit)
-        .await
-        .map_err(ApiError::internal)?;
+    let reservations = db::reservations::list(
+        &mut connection,
+        query.member_id,
+        status,
+        query.cursor,
+        limit,
+    )
+    .await
+    .map_err(ApiError::internal)?;
     let next_cursor = (reservations.len() == limit as usize)
         .then(|| reservations.last().map(|reservation| reservation.id))
         .flatten();
@@ -200,7 +223,9 @@ async fn cancel_reservation(
         return Err(match existing {
             Some(reservation) => ApiError::Conflict(format!(
                 "reservation {id} is already cancelled ({})",
-                reservation.cancellation_reason.map_or("unknown reason", CancellationReason::as_str)
+                reservation
+                    .cancellation_reason
+                    .map_or("unknown reason", CancellationReason::as_str)
             )),
             None => reservation_not_found(id),
         });

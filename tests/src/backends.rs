@@ -1,0 +1,161 @@
+//! The broker and databases a test runs against, embedded/SQLite by default, external when the
+//! environment names them.
+
+use std::{net::SocketAddr, path::PathBuf, process::Command};
+
+use sqlx::{Connection, Executor, PgConnection};
+use stack::EmbeddedBroker;
+use tempfile::TempDir;
+use url::Url;
+use uuid::Uuid;
+
+pub enum TestBroker {
+    Embedded {
+        broker: EmbeddedBroker,
+        _storage: TempDir,
+    },
+    External {
+        bootstrap_servers: String,
+        control_script: Option<PathBuf>,
+    },
+}
+
+impl TestBroker {
+    pub async fn start() -> Self {
+        if let Ok(bootstrap_servers) = std::env::var("KAFKA_BOOTSTRAP_SERVERS") {
+            return Self::External {
+                bootstrap_servers,
+                control_script: std::env::var_os("KAFKA_CONTROL_SCRIPT").map(PathBuf::from),
+            };
+        }
+        let storage = TempDir::new().expect("temporary directory");
+        let broker = EmbeddedBroker::start_gated(
+            free_address(),
+            free_address(),
+            &storage.path().join("broker.db"),
+        )
+        .await
+        .expect("embedded broker starts");
+        Self::Embedded {
+            broker,
+            _storage: storage,
+        }
+    }
+
+    pub fn bootstrap_servers(&self) -> String {
+        match self {
+            Self::Embedded { broker, .. } => broker.bootstrap_servers(),
+            Self::External {
+                bootstrap_servers, ..
+            } => bootstrap_servers.clone(),
+        }
+    }
+
+    /// The embedded broker answers fetches only when the wait runs out, so it needs a short one.
+    pub fn fetch_wait_max_ms(&self) -> u64 {
+        match self {
+            Self::Embedded { .. } => 5,
+            Self::External { .. } => 100,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Embedded { broker, .. } => {
+                format!("embedded broker at {}", broker.bootstrap_servers())
+            }
+            Self::External {
+                bootstrap_servers, ..
+            } => format!("Kafka at {bootstrap_servers}"),
+        }
+    }
+
+    pub async fn stop(&mut self) {
+        match self {
+            Self::Embedded { broker, .. } => broker.stop().await.expect("embedded broker stops"),
+            Self::External { control_script, .. } => {
+                run_control_script(control_script.as_ref(), "stop")
+            }
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        match self {
+            Self::Embedded { broker, .. } => {
+                broker.restart().await.expect("embedded broker restarts")
+            }
+            Self::External { control_script, .. } => {
+                run_control_script(control_script.as_ref(), "start")
+            }
+        }
+    }
+}
+
+fn run_control_script(script: Option<&PathBuf>, action: &str) {
+    let script = script.expect(
+        "KAFKA_CONTROL_SCRIPT must name a script taking stop/start when KAFKA_BOOTSTRAP_SERVERS is set: \
+         the outage tests stop the real broker",
+    );
+    let status = Command::new("bash")
+        .arg(script)
+        .arg(action)
+        .status()
+        .expect("control script runs");
+    assert!(
+        status.success(),
+        "{} {action} failed: {status}",
+        script.display()
+    );
+}
+
+fn free_address() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address")
+}
+
+pub enum TestDatabases {
+    Sqlite(TempDir),
+    Postgres { admin_url: Url },
+}
+
+impl TestDatabases {
+    pub fn from_environment() -> Self {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if url.starts_with("postgres") => Self::Postgres {
+                admin_url: Url::parse(&url).expect("TEST_DATABASE_URL is a URL"),
+            },
+            Ok(url) => panic!("TEST_DATABASE_URL must be a postgres:// URL, got {url:?}"),
+            Err(_) => Self::Sqlite(TempDir::new().expect("temporary directory")),
+        }
+    }
+
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "SQLite",
+            Self::Postgres { .. } => "PostgreSQL",
+        }
+    }
+
+    /// The URL of a new, empty database for one service.
+    pub async fn create(&self, service: &str) -> String {
+        match self {
+            Self::Sqlite(directory) => format!(
+                "sqlite://{}",
+                directory.path().join(format!("{service}.db")).display()
+            ),
+            Self::Postgres { admin_url } => {
+                let name = format!("test_{service}_{}", Uuid::now_v7().simple());
+                let mut admin = PgConnection::connect(admin_url.as_str())
+                    .await
+                    .expect("TEST_DATABASE_URL accepts connections");
+                admin
+                    .execute(format!("CREATE DATABASE \"{name}\"").as_str())
+                    .await
+                    .expect("create test database");
+                let mut url = admin_url.clone();
+                url.set_path(&name);
+                url.to_string()
+            }
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! The running system and the calls tests make on it.
+
+use std::time::Duration;
+
+use event_schema::Topic;
+use rdkafka::{
+    ClientConfig,
+    producer::{FutureProducer, FutureRecord},
+    util::Timeout,
+};
+use reqwest::StatusCode;
+use reservation_service::events::StatsSnapshot;
+use serde_json::{Value, json};
+use sqlx::AnyPool;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{
+    backends::{TestBroker, TestDatabases},
+    eventually,
+};
+
+/// How long an eventually consistent outcome may take before a test fails. Generous: it bounds
+/// a failure, it is not a performance target.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A service running in this process on a free port.
+pub struct RunningService {
+    pub base_url: String,
+    pub pool: AnyPool,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningService {
+    /// Graceful stop: in-flight work finishes, the consumer commits its offsets.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task
+            .await
+            .expect("service task")
+            .expect("service stops cleanly");
+    }
+}
+
+pub struct TestSystem {
+    pub broker: TestBroker,
+    pub databases: TestDatabases,
+    pub http: reqwest::Client,
+    pub member: RunningService,
+    pub reservation: Option<RunningService>,
+    pub topic: String,
+    pub dead_letter_topic: String,
+    member_config: member_service::Config,
+    reservation_config: reservation_service::Config,
+}
+
+impl TestSystem {
+    pub async fn start() -> Self {
+        init_logging();
+        let broker = TestBroker::start().await;
+        let databases = TestDatabases::from_environment();
+        let unique = Uuid::now_v7().simple().to_string();
+        let topic = format!("{}-{unique}", Topic::MemberEvents.name());
+        let dead_letter_topic = format!("{}-{unique}", Topic::MemberEventsDeadLetter.name());
+        stack::create_topics(
+            &broker.bootstrap_servers(),
+            &[
+                (topic.as_str(), Topic::MemberEvents.partitions()),
+                (
+                    dead_letter_topic.as_str(),
+                    Topic::MemberEventsDeadLetter.partitions(),
+                ),
+            ],
+        )
+        .await
+        .expect("topics are created");
+        let member_config = member_service::Config::from_pairs([
+            ("listen-address", "127.0.0.1:0".to_owned()),
+            ("database-url", databases.create("members").await),
+            ("kafka-bootstrap-servers", broker.bootstrap_servers()),
+            ("member-events-topic", topic.clone()),
+            ("kafka-message-timeout-ms", "5000".to_owned()),
+        ])
+        .expect("member-service config");
+        let reservation_config = reservation_service::Config::from_pairs([
+            ("listen-address", "127.0.0.1:0".to_owned()),
+            ("database-url", databases.create("reservations").await),
+            ("kafka-bootstrap-servers", broker.bootstrap_servers()),
+            ("member-events-topic", topic.clone()),
+            ("dead-letter-topic", dead_letter_topic.clone()),
+            ("consumer-group", format!("reservation-service-{unique}")),
+            (
+                "kafka-fetch-wait-max-ms",
+                broker.fetch_wait_max_ms().to_string(),
+            ),
+            ("kafka-commit-interval-ms", "200".to_owned()),
+        ])
+        .expect("reservation-service config");
+        eprintln!(
+            "test system: {} databases, {}",
+            databases.describe(),
+            broker.describe()
+        );
+        let member = start_member_service(member_config.clone()).await;
+        let mut system = Self {
+            broker,
+            databases,
+            http: reqwest::Client::new(),
+            member,
+            reservation: None,
+            topic,
+            dead_letter_topic,
+            member_config,
+            reservation_config,
+        };
+        system.start_reservation_service().await;
+        system
+    }
+
+    pub fn member_url(&self, path: &str) -> String {
+        format!("{}{path}", self.member.base_url)
+    }
+
+    pub fn reservation_url(&self, path: &str) -> String {
+        let service = self
+            .reservation
+            .as_ref()
+            .expect("reservation-service is running");
+        format!("{}{path}", service.base_url)
+    }
+
+    pub fn reservation_pool(&self) -> AnyPool {
+        self.reservation
+            .as_ref()
+            .expect("reservation-service is running")
+            .pool
+            .clone()
+    }
+
+    pub async fn start_reservation_service(&mut self) {
+        assert!(
+            self.reservation.is_none(),
+            "reservation-service already running"
+        );
+        let application = reservation_service::Application::build(self.reservation_config.clone())
+            .await
+            .expect("reservation-service builds");
+        self.reservation = Some(RunningService {
+            base_url: format!("http://127.0.0.1:{}", application.port()),
+            pool: application.pool(),
+            shutdown: application.shutdown_token(),
+            task: tokio::spawn(application.run_until_stopped()),
+        });
+    }
+
+    pub async fn stop_reservation_service(&mut self) {
+        self.reservation
+            .take()
+            .expect("reservation-service is running")
+            .stop()
+            .await;
+    }
+
+    /// Registers a member and waits until reservation-service has heard of it.
+    pub async fn register_known_member(&self) -> Uuid {
+        let member_id = self.register_member().await;
+        self.wait_until_known(member_id).await;
+        member_id
+    }
+
+    pub async fn register_member(&self) -> Uuid {
+        let response = self
+            .http
+            .post(self.member_url("/members"))
+            .json(&json!({ "name": "Grace Hopper", "email": format!("grace-{}@example.com", Uuid::now_v7().simple()) }))
+            .send()
+            .await
+            .expect("POST /members");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("member json");
+        body["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("member id")
+    }
+
+    pub async fn wait_until_known(&self, member_id: Uuid) {
+        eventually(
+            "reservation-service to learn of the member",
+            DEADLINE,
+            || async {
+                let response = self
+                    .http
+                    .get(self.reservation_url(&format!("/known-members/{member_id}")))
+                    .send()
+                    .await
+                    .ok()?;
+                (response.status() == StatusCode::OK).then_some(())
+            },
+        )
+        .await;
+    }
+
+    pub async fn delete_member(&self, member_id: Uuid) -> StatusCode {
+        self.http
+            .delete(self.member_url(&format!("/members/{member_id}")))
+            .send()
+            .await
+            .expect("DELETE /members/{id}")
+            .status()
+    }
+
+    /// Makes a reservation of a fresh resource and returns its id.
+    pub async fn reserve(&self, member_id: Uuid) -> Uuid {
+        let (status, body) = self
+            .try_reserve(member_id, &format!("room-{}", Uuid::now_v7().simple()))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("reservation id")
+    }
+
+    pub async fn try_reserve(&self, member_id: Uuid, resource: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(self.reservation_url("/reservations"))
+            .json(&json!({
+                "member_id": member_id,
+                "resource": resource,
+                "starts_at": "2030-01-01T10:00:00Z",
+                "ends_at": "2030-01-01T11:00:00Z",
+            }))
+            .send()
+            .await
+            .expect("POST /reservations");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn reservation(&self, id: Uuid) -> Value {
+        let response = self
+            .http
+            .get(self.reservation_url(&format!("/reservations/{id}")))
+            .send()
+            .await
+            .expect("GET /reservations/{id}");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("reservation json")
+    }
+
+    /// Waits until the reservation is cancelled and returns it.
+    pub async fn wait_until_cancelled(&self, id: Uuid) -> Value {
+        eventually("the reservation to be cancelled", DEADLINE, || async {
+            let reservation = self.reservation(id).await;
+            (reservation["status"] == "cancelled").then_some(reservation)
+        })
+        .await
+    }
+
+    pub async fn consumer_stats(&self) -> StatsSnapshot {
+        self.http
+            .get(self.reservation_url("/consumer"))
+            .send()
+            .await
+            .expect("GET /consumer")
+            .json()
+            .await
+            .expect("consumer stats json")
+    }
+
+    /// Publishes raw bytes to the member-events topic, as a faulty or replaying producer would.
+    pub async fn publish_raw(&self, key: &str, payload: &[u8]) {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", self.broker.bootstrap_servers())
+            .create()
+            .expect("test producer");
+        producer
+            .send(
+                FutureRecord::to(&self.topic).key(key).payload(payload),
+                Timeout::After(DEADLINE),
+            )
+            .await
+            .map_err(|(error, _)| error)
+            .expect("raw publish");
+    }
+
+    /// The member-service database's outbox rows that still wait to be published.
+    pub async fn outbox_backlog(&self) -> i64 {
+        let mut connection = self.member.pool.acquire().await.expect("member database");
+        member_service::db::outbox::backlog(&mut connection)
+            .await
+            .expect("backlog")
+    }
+
+    pub fn member_config(&self) -> &member_service::Config {
+        &self.member_config
+    }
+}
+
+async fn start_member_service(config: member_service::Config) -> RunningService {
+    let application = member_service::Application::build(config)
+        .await
+        .expect("member-service builds");
+    RunningService {
+        base_url: format!("http://127.0.0.1:{}", application.port()),
+        pool: application.pool(),
+        shutdown: application.shutdown_token(),
+        task: tokio::spawn(application.run_until_stopped()),
+    }
+}
+
+/// Logs go through the test writer, so they show for failing tests only; `RUST_LOG` filters.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,tansu_storage=error,tansu_broker=error")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
