@@ -32,7 +32,7 @@ start() {
     cluster_id=$(java_cmd kafka.tools.StorageTool random-uuid 2>/dev/null)
     java_cmd kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$home/server.properties" >/dev/null 2>&1
   fi
-  nohup java -Xms256m -Xmx768m -cp "$libs/*" kafka.Kafka "$home/server.properties" > "$home/kafka.log" 2>&1 &
+  setsid nohup java -Xms256m -Xmx768m -cp "$libs/*" kafka.Kafka "$home/server.properties" > "$home/kafka.log" 2>&1 &
   echo $! > "$pidfile"
   for _ in $(seq 1 120); do
     if answers; then echo "kafka: listening on $bootstrap (pid $(cat "$pidfile"))"; return 0; fi

@@ -17,6 +17,7 @@ pub enum TestBroker {
     External {
         bootstrap_servers: String,
         control_script: Option<PathBuf>,
+        stopped: bool,
     },
 }
 
@@ -26,6 +27,7 @@ impl TestBroker {
             return Self::External {
                 bootstrap_servers,
                 control_script: std::env::var_os("KAFKA_CONTROL_SCRIPT").map(PathBuf::from),
+                stopped: false,
             };
         }
         let storage = TempDir::new().expect("temporary directory");
@@ -87,6 +89,21 @@ impl TestBroker {
             Self::External { control_script, .. } => {
                 run_control_script(control_script.as_ref(), "start")
             }
+        }
+    }
+}
+
+impl Drop for TestBroker {
+    /// A test that failed while the shared external broker was down must not leave it down for
+    /// the tests after it.
+    fn drop(&mut self) {
+        if let Self::External {
+            control_script: Some(script),
+            stopped: true,
+            ..
+        } = self
+        {
+            let _ = Command::new("bash").arg(&*script).arg("start").status();
         }
     }
 }

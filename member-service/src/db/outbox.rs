@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use event_schema::MemberEvent;
-use sqlx::{Any, AnyConnection, QueryBuilder, Row};
+use sqlx::{AnyConnection, Row};
 
 use super::format_time;
 
@@ -70,15 +70,20 @@ pub async fn mark_published(
     if sequences.is_empty() {
         return Ok(());
     }
-    let mut query = QueryBuilder::<Any>::new("UPDATE outbox SET published_at = ");
-    query.push_bind(format_time(published_at));
-    query.push(" WHERE sequence IN (");
-    let mut list = query.separated(", ");
+    // `$n` placeholders written out: sqlx's QueryBuilder emits `?` for the Any driver, which
+    // PostgreSQL rejects.
+    let placeholders: Vec<String> = (2..sequences.len() + 2)
+        .map(|index| format!("${index}"))
+        .collect();
+    let statement = format!(
+        "UPDATE outbox SET published_at = $1 WHERE sequence IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&statement).bind(format_time(published_at));
     for sequence in sequences {
-        list.push_bind(*sequence);
+        query = query.bind(*sequence);
     }
-    query.push(")");
-    query.build().execute(connection).await.map(|_| ())
+    query.execute(connection).await.map(|_| ())
 }
 
 /// How many events wait to be published.

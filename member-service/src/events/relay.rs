@@ -44,7 +44,7 @@ pub struct RelaySettings {
 
 #[derive(Debug, thiserror::Error)]
 enum RelayError {
-    #[error("outbox query failed")]
+    #[error("outbox query failed: {0}")]
     Database(#[from] sqlx::Error),
     #[error("broker did not acknowledge event {event_id}: {reason}")]
     Publish { event_id: String, reason: String },
