@@ -3,12 +3,13 @@
 #   kafka.sh fetch  - resolve the jars (Maven repository is reused when present)
 #   kafka.sh start  - format storage on first start, start the broker, wait until it answers
 #   kafka.sh stop   - stop the broker (storage is kept, so start resumes it)
-# Environment: KAFKA_HOME (default: $HOME/.cache/event-driven-kafka), KAFKA_BOOTSTRAP (127.0.0.1:19092).
+# Environment: KAFKA_HOME (jars, logs; default $HOME/.cache/event-driven-kafka), KAFKA_DATA_DIR
+# (default $KAFKA_HOME/data), KAFKA_BOOTSTRAP (must match server.properties; 127.0.0.1:19092).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 home=${KAFKA_HOME:-$HOME/.cache/event-driven-kafka}
 libs=$home/libs
-data=$home/data
+data=${KAFKA_DATA_DIR:-$home/data}
 pidfile=$home/kafka.pid
 bootstrap=${KAFKA_BOOTSTRAP:-127.0.0.1:19092}
 

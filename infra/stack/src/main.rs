@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", arguments.data_dir.display()))?;
     let data_dir = std::path::absolute(&arguments.data_dir)?;
 
-    let mut broker = EmbeddedBroker::start(arguments.broker_address, &data_dir.join("broker.db"))
+    let broker = EmbeddedBroker::start(arguments.broker_address, &data_dir.join("broker.db"))
         .await
         .context("cannot start the embedded broker")?;
     let bootstrap_servers = broker.bootstrap_servers();

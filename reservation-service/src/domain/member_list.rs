@@ -47,10 +47,10 @@ pub enum MemberChange {
 /// order, and is ignored. A deleted member stays deleted whatever comes later.
 pub fn decide(known: Option<KnownMember>, event: &MemberEventData) -> MemberChange {
     let version = i64::try_from(event.member_version()).unwrap_or(i64::MAX);
-    if let Some(known) = known {
-        if version <= known.version || known.status == MemberStatus::Deleted {
-            return MemberChange::Stale;
-        }
+    if let Some(known) = known
+        && (version <= known.version || known.status == MemberStatus::Deleted)
+    {
+        return MemberChange::Stale;
     }
     match event {
         MemberEventData::Registered(_) => MemberChange::Activate { version },
