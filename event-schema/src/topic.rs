@@ -33,12 +33,15 @@ impl Topic {
 pub enum ConsumerGroup {
     /// reservation-service's member-event consumer: replicas share the partitions.
     ReservationService,
+    /// `stack events tail`: a second group, so it sees every event too (fan-out).
+    EventsTail,
 }
 
 impl ConsumerGroup {
     pub const fn name(self) -> &'static str {
         match self {
             Self::ReservationService => "reservation-service",
+            Self::EventsTail => "events-tail",
         }
     }
 }

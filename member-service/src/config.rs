@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, Parser, ValueEnum};
 use event_schema::Topic;
 use secrecy::SecretString;
 
@@ -77,5 +77,56 @@ impl Config {
             arguments.push(format!("--{flag}={value}"));
         }
         Self::try_parse_from(arguments)
+    }
+
+    /// Parses a set of environment variables exactly as the binary would see them, without
+    /// touching the process environment: how a deployment file's settings are checked. Names
+    /// that are not settings of this service are an error, except `RUST_LOG`.
+    pub fn from_environment<'a>(
+        variables: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, clap::Error> {
+        let command = Self::command();
+        let mut arguments = vec![command.get_name().to_owned()];
+        for (name, value) in variables {
+            if name == "RUST_LOG" {
+                continue;
+            }
+            let flag = command
+                .get_arguments()
+                .find(|argument| argument.get_env().is_some_and(|env| env == name))
+                .and_then(|argument| argument.get_long())
+                .ok_or_else(|| {
+                    Self::command().error(
+                        clap::error::ErrorKind::UnknownArgument,
+                        format!("{name} is not a setting of this service"),
+                    )
+                })?;
+            arguments.push(format!("--{flag}={value}"));
+        }
+        Self::try_parse_from(arguments)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_variables_map_to_settings() {
+        let config = Config::from_environment([
+            ("MEMBER_SERVICE_ADDRESS", "0.0.0.0:9000"),
+            ("RELAY_SWEEP_INTERVAL_MS", "250"),
+            ("RUST_LOG", "debug"),
+        ])
+        .expect("valid environment");
+        assert_eq!(config.listen_address.port(), 9000);
+        assert_eq!(config.relay_sweep_interval, Duration::from_millis(250));
+        assert_eq!(config.member_events_topic, Topic::MemberEvents.name());
+    }
+
+    #[test]
+    fn unknown_or_malformed_variables_are_rejected() {
+        assert!(Config::from_environment([("MEMBER_SERVICE_ADRESS", "0.0.0.0:9000")]).is_err());
+        assert!(Config::from_environment([("RELAY_BATCH_SIZE", "many")]).is_err());
     }
 }

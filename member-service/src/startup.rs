@@ -6,7 +6,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Config, db,
+    Config,
+    db::{self, relay_lock::OutboxAccess},
     events::{BrokerProbe, OutboxSignal, Relay, RelaySettings, create_producer},
     http::{self, AppState},
 };
@@ -29,8 +30,10 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen_address))?;
         let outbox_signal = OutboxSignal::default();
+        let backend =
+            db::Backend::of_url(secrecy::ExposeSecret::expose_secret(&config.database_url))?;
         let relay = Relay::new(
-            pool.clone(),
+            OutboxAccess::new(pool.clone(), backend),
             producer.clone(),
             outbox_signal.clone(),
             RelaySettings {
@@ -69,17 +72,24 @@ impl Application {
         self.shutdown.clone()
     }
 
+    /// Runs the HTTP server and the outbox relay until the shutdown token is cancelled. Both run
+    /// inside this one future, so dropping or aborting it stops everything at once, as a crash
+    /// would.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let address = self.listener.local_addr()?;
         tracing::info!(%address, "member-service listening");
-        let relay = tokio::spawn(self.relay.run(self.shutdown.clone()));
         let shutdown = self.shutdown.clone();
-        axum::serve(self.listener, http::router(self.state))
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
-            .context("HTTP server failed")?;
-        self.shutdown.cancel();
-        relay.await.context("outbox relay panicked")?;
+        let server = async {
+            let served = axum::serve(self.listener, http::router(self.state))
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await
+                .context("HTTP server failed");
+            // However the server ended, the outbox relay ends with it.
+            self.shutdown.cancel();
+            served
+        };
+        let ((), served) = tokio::join!(self.relay.run(self.shutdown.clone()), server);
+        served?;
         tracing::info!("member-service stopped");
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, Parser, ValueEnum};
 use event_schema::{ConsumerGroup, Topic};
 use secrecy::SecretString;
 
@@ -80,5 +80,58 @@ impl Config {
             arguments.push(format!("--{flag}={value}"));
         }
         Self::try_parse_from(arguments)
+    }
+
+    /// Parses a set of environment variables exactly as the binary would see them, without
+    /// touching the process environment: how a deployment file's settings are checked. Names
+    /// that are not settings of this service are an error, except `RUST_LOG`.
+    pub fn from_environment<'a>(
+        variables: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, clap::Error> {
+        let command = Self::command();
+        let mut arguments = vec![command.get_name().to_owned()];
+        for (name, value) in variables {
+            if name == "RUST_LOG" {
+                continue;
+            }
+            let flag = command
+                .get_arguments()
+                .find(|argument| argument.get_env().is_some_and(|env| env == name))
+                .and_then(|argument| argument.get_long())
+                .ok_or_else(|| {
+                    Self::command().error(
+                        clap::error::ErrorKind::UnknownArgument,
+                        format!("{name} is not a setting of this service"),
+                    )
+                })?;
+            arguments.push(format!("--{flag}={value}"));
+        }
+        Self::try_parse_from(arguments)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_variables_map_to_settings() {
+        let config = Config::from_environment([
+            ("CONSUMER_GROUP", "replica-group"),
+            ("KAFKA_FETCH_WAIT_MAX_MS", "5"),
+        ])
+        .expect("valid environment");
+        assert_eq!(config.consumer_group, "replica-group");
+        assert_eq!(config.kafka_fetch_wait_max_ms, 5);
+        assert_eq!(
+            config.dead_letter_topic,
+            Topic::MemberEventsDeadLetter.name()
+        );
+    }
+
+    #[test]
+    fn unknown_or_malformed_variables_are_rejected() {
+        assert!(Config::from_environment([("CONSUMER_GROUPS", "x")]).is_err());
+        assert!(Config::from_environment([("RESERVATION_SERVICE_ADDRESS", "nowhere")]).is_err());
     }
 }

@@ -79,17 +79,24 @@ impl Application {
         self.shutdown.clone()
     }
 
+    /// Runs the HTTP server and the member-event consumer until the shutdown token is cancelled. Both run
+    /// inside this one future, so dropping or aborting it stops everything at once, as a crash
+    /// would.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let address = self.listener.local_addr()?;
         tracing::info!(%address, "reservation-service listening");
-        let consumer = tokio::spawn(self.consumer.run(self.shutdown.clone()));
         let shutdown = self.shutdown.clone();
-        axum::serve(self.listener, http::router(self.state))
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
-            .context("HTTP server failed")?;
-        self.shutdown.cancel();
-        consumer.await.context("member-event consumer panicked")?;
+        let server = async {
+            let served = axum::serve(self.listener, http::router(self.state))
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await
+                .context("HTTP server failed");
+            // However the server ended, the member-event consumer ends with it.
+            self.shutdown.cancel();
+            served
+        };
+        let ((), served) = tokio::join!(self.consumer.run(self.shutdown.clone()), server);
+        served?;
         tracing::info!("reservation-service stopped");
         Ok(())
     }

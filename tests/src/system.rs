@@ -34,6 +34,12 @@ pub struct RunningService {
 }
 
 impl RunningService {
+    /// Kills the instance without a graceful stop, as a crash or `kill -9` would.
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+
     /// Graceful stop: in-flight work finishes, the consumer commits its offsets.
     pub async fn stop(self) {
         self.shutdown.cancel();
@@ -153,6 +159,28 @@ impl TestSystem {
             shutdown: application.shutdown_token(),
             task: tokio::spawn(application.run_until_stopped()),
         });
+    }
+
+    /// Another reservation-service instance: same database, same consumer group.
+    pub async fn start_reservation_replica(&self) -> RunningService {
+        let application = reservation_service::Application::build(self.reservation_config.clone())
+            .await
+            .expect("reservation-service replica builds");
+        RunningService {
+            base_url: format!("http://127.0.0.1:{}", application.port()),
+            pool: application.pool(),
+            shutdown: application.shutdown_token(),
+            task: tokio::spawn(application.run_until_stopped()),
+        }
+    }
+
+    /// Another member-service instance on the same database (its relay competes for leadership).
+    pub async fn start_member_replica(&self) -> RunningService {
+        start_member_service(self.member_config.clone()).await
+    }
+
+    pub fn uses_postgres(&self) -> bool {
+        matches!(self.databases, TestDatabases::Postgres { .. })
     }
 
     pub async fn stop_reservation_service(&mut self) {

@@ -3,9 +3,9 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use anyhow::Context;
-use clap::Parser;
-use event_schema::Topic;
-use stack::{EmbeddedBroker, create_topics, walkthrough::walkthrough};
+use clap::{Parser, Subcommand};
+use event_schema::{ConsumerGroup, Topic};
+use stack::{EmbeddedBroker, create_topics, tail::TailSettings, walkthrough::walkthrough};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -14,6 +14,8 @@ use tokio_util::sync::CancellationToken;
     about = "Runs the embedded broker, member-service and reservation-service"
 )]
 struct Arguments {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Where the broker's and both services' SQLite files live.
     #[arg(long, default_value = "./.data")]
     data_dir: PathBuf,
@@ -25,10 +27,53 @@ struct Arguments {
     reservation_address: SocketAddr,
 }
 
+#[derive(Subcommand)]
+enum Command {
+    /// Tools for the member-events topic.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Follow the topic in a consumer group of its own and print every event.
+    Tail {
+        #[arg(
+            long,
+            env = "KAFKA_BOOTSTRAP_SERVERS",
+            default_value = "127.0.0.1:9092"
+        )]
+        bootstrap_servers: String,
+        #[arg(long, env = "MEMBER_EVENTS_TOPIC", default_value = Topic::MemberEvents.name())]
+        topic: String,
+        #[arg(long, default_value = ConsumerGroup::EventsTail.name())]
+        group: String,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let arguments = Arguments::parse();
     init_logging();
+    if let Some(Command::Events {
+        command:
+            EventsCommand::Tail {
+                bootstrap_servers,
+                topic,
+                group,
+            },
+    }) = arguments.command
+    {
+        return tail(TailSettings {
+            bootstrap_servers,
+            topic,
+            group,
+            fetch_wait_max_ms: 5,
+        })
+        .await;
+    }
     std::fs::create_dir_all(&arguments.data_dir)
         .with_context(|| format!("cannot create {}", arguments.data_dir.display()))?;
     let data_dir = std::path::absolute(&arguments.data_dir)?;
@@ -96,6 +141,19 @@ async fn main() -> anyhow::Result<()> {
     reservation_task.await??;
     broker.shutdown().await;
     println!("stopped");
+    Ok(())
+}
+
+async fn tail(settings: TailSettings) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    tokio::spawn(member_service::telemetry::cancel_on_signal(
+        shutdown.clone(),
+    ));
+    eprintln!(
+        "following {} as group {} (Ctrl-C to stop)",
+        settings.topic, settings.group
+    );
+    stack::tail::follow(&settings, shutdown, |event| println!("{event}")).await?;
     Ok(())
 }
 

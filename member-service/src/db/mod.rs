@@ -6,6 +6,7 @@
 
 pub mod members;
 pub mod outbox;
+pub mod relay_lock;
 
 use std::str::FromStr;
 

@@ -74,7 +74,7 @@ impl MemberEmail {
                 ValidationError::new("email", format!("is not a valid email address: {error}"))
             })?;
         // Display names ("Ada <ada@example.com>") parse too; only a bare address is accepted.
-        if address.as_str() != trimmed || !address.domain().contains('.') {
+        if address.email() != trimmed || !address.domain().contains('.') {
             return Err(ValidationError::new(
                 "email",
                 "is not a valid email address: expected local-part@domain.tld",

@@ -8,17 +8,15 @@
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::Utc;
 use rand::Rng;
 use rdkafka::{
     message::{Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord, Producer},
 };
-use sqlx::AnyPool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::db::outbox::{self, PendingEvent};
+use crate::db::{outbox::PendingEvent, relay_lock::OutboxAccess};
 
 /// Tells the relay that an event was committed. Cheap to clone; a signal sent while the relay is
 /// busy is remembered, so none is lost.
@@ -50,8 +48,11 @@ enum RelayError {
     Publish { event_id: String, reason: String },
 }
 
+/// How often a standby relay tries to become the leader.
+const STANDBY_RETRY: Duration = Duration::from_secs(1);
+
 pub struct Relay {
-    pool: AnyPool,
+    outbox: OutboxAccess,
     producer: FutureProducer,
     signal: OutboxSignal,
     settings: RelaySettings,
@@ -59,13 +60,13 @@ pub struct Relay {
 
 impl Relay {
     pub fn new(
-        pool: AnyPool,
+        outbox: OutboxAccess,
         producer: FutureProducer,
         signal: OutboxSignal,
         settings: RelaySettings,
     ) -> Self {
         Self {
-            pool,
+            outbox,
             producer,
             signal,
             settings,
@@ -73,7 +74,7 @@ impl Relay {
     }
 
     /// Publishes until `shutdown` is cancelled.
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
         let mut failures = 0u32;
         loop {
             let outcome = tokio::select! {
@@ -81,14 +82,16 @@ impl Relay {
                 () = shutdown.cancelled() => break,
             };
             let pause = match outcome {
-                Ok(published) if published == self.settings.batch_size as usize => {
+                Ok(Some(published)) if published == self.settings.batch_size as usize => {
                     failures = 0;
                     continue;
                 }
-                Ok(_) => {
+                Ok(Some(_)) => {
                     failures = 0;
                     None
                 }
+                // Another replica leads; wake-ups are for the leader.
+                Ok(None) => Some(STANDBY_RETRY),
                 Err(error) => {
                     failures = failures.saturating_add(1);
                     let pause = backoff(failures);
@@ -108,81 +111,83 @@ impl Relay {
         tracing::info!("outbox relay stopped");
     }
 
-    /// Publishes the oldest unpublished rows; returns how many were acknowledged and stamped.
-    async fn publish_batch(&self) -> Result<usize, RelayError> {
-        let pending = {
-            let mut connection = self.pool.acquire().await?;
-            outbox::pending(&mut connection, self.settings.batch_size).await?
+    /// Publishes the oldest unpublished rows; returns how many were acknowledged and stamped,
+    /// or `None` when this replica is not the leader.
+    async fn publish_batch(&mut self) -> Result<Option<usize>, RelayError> {
+        let Some(pending) = self.outbox.pending(self.settings.batch_size).await? else {
+            return Ok(None);
         };
         if pending.is_empty() {
-            return Ok(0);
+            return Ok(Some(0));
         }
-        let (acknowledged, failure) = self.send_in_order(&pending).await;
-        {
-            let mut connection = self.pool.acquire().await?;
-            outbox::mark_published(&mut connection, &acknowledged, Utc::now()).await?;
-        }
+        let (acknowledged, failure) =
+            send_in_order(&self.producer, &self.settings.topic, &pending).await;
+        self.outbox.mark_published(&acknowledged).await?;
         tracing::debug!(published = acknowledged.len(), "outbox rows published");
         match failure {
             Some(error) => Err(error),
-            None => Ok(acknowledged.len()),
+            None => Ok(Some(acknowledged.len())),
         }
     }
+}
 
-    /// Enqueues every row in order (the producer keeps per-partition order), then collects the
-    /// acknowledgements in order, stopping at the first failure so that rows after it are
-    /// retried after it too.
-    async fn send_in_order(&self, pending: &[PendingEvent]) -> (Vec<i64>, Option<RelayError>) {
-        let mut deliveries = Vec::with_capacity(pending.len());
-        let mut failure = None;
-        for event in pending {
-            let headers = OwnedHeaders::new()
-                .insert(Header {
-                    key: "content-type",
-                    value: Some(event_schema::envelope::CONTENT_TYPE),
-                })
-                .insert(Header {
-                    key: "ce_id",
-                    value: Some(&event.event_id),
-                })
-                .insert(Header {
-                    key: "ce_type",
-                    value: Some(&event.event_type),
+/// Enqueues every row in order (the producer keeps per-partition order), then collects the
+/// acknowledgements in order, stopping at the first failure so that rows after it are
+/// retried after it too.
+async fn send_in_order(
+    producer: &FutureProducer,
+    topic: &str,
+    pending: &[PendingEvent],
+) -> (Vec<i64>, Option<RelayError>) {
+    let mut deliveries = Vec::with_capacity(pending.len());
+    let mut failure = None;
+    for event in pending {
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "content-type",
+                value: Some(event_schema::envelope::CONTENT_TYPE),
+            })
+            .insert(Header {
+                key: "ce_id",
+                value: Some(&event.event_id),
+            })
+            .insert(Header {
+                key: "ce_type",
+                value: Some(&event.event_type),
+            });
+        let record = FutureRecord::to(topic)
+            .key(&event.member_id)
+            .payload(&event.payload)
+            .headers(headers);
+        match producer.send_result(record) {
+            Ok(delivery) => deliveries.push((event, delivery)),
+            Err((error, _)) => {
+                // Usually a full local queue: publish what was enqueued, the rest next round.
+                failure = Some(RelayError::Publish {
+                    event_id: event.event_id.clone(),
+                    reason: error.to_string(),
                 });
-            let record = FutureRecord::to(&self.settings.topic)
-                .key(&event.member_id)
-                .payload(&event.payload)
-                .headers(headers);
-            match self.producer.send_result(record) {
-                Ok(delivery) => deliveries.push((event, delivery)),
-                Err((error, _)) => {
-                    // Usually a full local queue: publish what was enqueued, the rest next round.
-                    failure = Some(RelayError::Publish {
-                        event_id: event.event_id.clone(),
-                        reason: error.to_string(),
-                    });
-                    break;
-                }
+                break;
             }
         }
-        let mut acknowledged = Vec::with_capacity(deliveries.len());
-        for (event, delivery) in deliveries {
-            let reason = match delivery.await {
-                Ok(Ok(_)) => {
-                    acknowledged.push(event.sequence);
-                    continue;
-                }
-                Ok(Err((error, _))) => error.to_string(),
-                Err(_) => "producer dropped the delivery".to_owned(),
-            };
-            failure = Some(RelayError::Publish {
-                event_id: event.event_id.clone(),
-                reason,
-            });
-            break;
-        }
-        (acknowledged, failure)
     }
+    let mut acknowledged = Vec::with_capacity(deliveries.len());
+    for (event, delivery) in deliveries {
+        let reason = match delivery.await {
+            Ok(Ok(_)) => {
+                acknowledged.push(event.sequence);
+                continue;
+            }
+            Ok(Err((error, _))) => error.to_string(),
+            Err(_) => "producer dropped the delivery".to_owned(),
+        };
+        failure = Some(RelayError::Publish {
+            event_id: event.event_id.clone(),
+            reason,
+        });
+        break;
+    }
+    (acknowledged, failure)
 }
 
 /// Exponential back-off with full jitter, 100 ms doubling to at most 5 s.

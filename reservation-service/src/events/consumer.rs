@@ -5,7 +5,10 @@
 //! point redelivers, never skips; redelivery is harmless because applied event ids are recorded.
 //! On shutdown the stored offsets are committed synchronously.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Weak},
+    time::Duration,
+};
 
 use event_schema::MemberEvent;
 use rand::Rng;
@@ -70,7 +73,7 @@ impl MemberEventConsumer {
     /// A handle for `/ready` and `/consumer`, usable while the loop runs.
     pub fn probe(&self) -> ConsumerProbe {
         ConsumerProbe {
-            consumer: self.consumer.clone(),
+            consumer: Arc::downgrade(&self.consumer),
             topic: self.topic.clone(),
         }
     }
@@ -175,10 +178,11 @@ impl MemberEventConsumer {
     }
 }
 
-/// Read-only access to the running consumer.
+/// Read-only access to the running consumer. It holds the consumer weakly: when the loop ends,
+/// the consumer is closed (and leaves its group) even while HTTP connections hold a probe.
 #[derive(Clone)]
 pub struct ConsumerProbe {
-    consumer: Arc<StreamConsumer>,
+    consumer: Weak<StreamConsumer>,
     topic: String,
 }
 
@@ -190,6 +194,8 @@ impl ConsumerProbe {
         tokio::task::spawn_blocking(move || {
             probe
                 .consumer
+                .upgrade()
+                .ok_or_else(|| "the consumer has stopped".to_owned())?
                 .fetch_metadata(Some(&probe.topic), Duration::from_secs(2))
                 .map(|_| ())
                 .map_err(|error| error.to_string())
@@ -201,7 +207,8 @@ impl ConsumerProbe {
     /// Partitions currently assigned to this consumer.
     pub fn assigned_partitions(&self) -> Vec<i32> {
         self.consumer
-            .assignment()
+            .upgrade()
+            .and_then(|consumer| consumer.assignment().ok())
             .map(|list: TopicPartitionList| {
                 list.elements()
                     .iter()
