@@ -44,6 +44,15 @@ impl TestBroker {
         }
     }
 
+    /// A broker someone else runs, which tests cannot stop.
+    pub fn external(bootstrap_servers: String) -> Self {
+        Self::External {
+            bootstrap_servers,
+            control_script: None,
+            stopped: false,
+        }
+    }
+
     pub fn bootstrap_servers(&self) -> String {
         match self {
             Self::Embedded { broker, .. } => broker.bootstrap_servers(),

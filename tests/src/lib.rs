@@ -7,11 +7,13 @@
 //! script taking `stop`/`start`, to take it down in the outage tests).
 //!
 //! - [`backends`]: the broker and the databases.
+//! - [`scenarios`]: the end-to-end scenarios, runnable against any backend.
 //! - [`system`]: [`TestSystem`], the running services and HTTP helpers.
 //! - [`eventually`]: waiting for eventually consistent outcomes with a deadline.
 
 pub mod backends;
 pub mod dead_letters;
+pub mod scenarios;
 pub mod system;
 
 use std::{future::Future, time::Duration};

@@ -63,10 +63,13 @@ pub struct TestSystem {
 }
 
 impl TestSystem {
+    /// Backends chosen by the environment (see the crate documentation).
     pub async fn start() -> Self {
+        Self::start_with(TestBroker::start().await, TestDatabases::from_environment()).await
+    }
+
+    pub async fn start_with(broker: TestBroker, databases: TestDatabases) -> Self {
         init_logging();
-        let broker = TestBroker::start().await;
-        let databases = TestDatabases::from_environment();
         let unique = Uuid::now_v7().simple().to_string();
         let topic = format!("{}-{unique}", Topic::MemberEvents.name());
         let dead_letter_topic = format!("{}-{unique}", Topic::MemberEventsDeadLetter.name());
