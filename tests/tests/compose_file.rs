@@ -36,16 +36,35 @@ fn environment(service: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Published ports as `docker compose up` would see them with no variables set: a
+/// `${NAME:-default}` is its default.
 fn published_ports(service: &Value) -> Vec<String> {
     service["ports"]
         .as_sequence()
         .map(|ports| {
             ports
                 .iter()
-                .filter_map(|port| port.as_str().map(str::to_owned))
+                .filter_map(|port| port.as_str().map(with_defaults))
                 .collect()
         })
         .unwrap_or_default()
+}
+
+fn with_defaults(text: &str) -> String {
+    let mut resolved = text.to_owned();
+    while let Some(start) = resolved.find("${") {
+        let Some(length) = resolved[start..].find('}') else {
+            break;
+        };
+        let inner = &resolved[start + 2..start + length];
+        let default = inner
+            .split_once(":-")
+            .map(|(_, default)| default)
+            .unwrap_or_default()
+            .to_owned();
+        resolved.replace_range(start..=start + length, &default);
+    }
+    resolved
 }
 
 #[test]
