@@ -67,7 +67,11 @@ pub async fn follow(
     loop {
         let received = tokio::select! {
             received = consumer.recv() => received,
-            () = shutdown.cancelled() => return Ok(()),
+            () = shutdown.cancelled() => {
+                // Closing waits for the broker to confirm; with the broker gone, that is forever.
+                let _ = std::thread::Builder::new().name("tail-close".to_owned()).spawn(move || drop(consumer));
+                return Ok(());
+            }
         };
         match received {
             Ok(message) => on_event(TailedEvent {

@@ -33,7 +33,7 @@ pub struct ConsumerSettings {
 }
 
 pub struct MemberEventConsumer {
-    consumer: Arc<StreamConsumer>,
+    consumer: ClosedOnItsOwnThread,
     topic: String,
     pool: AnyPool,
     dead_letters: DeadLetterQueue,
@@ -62,7 +62,7 @@ impl MemberEventConsumer {
             .set("session.timeout.ms", "10000")
             .create()?;
         Ok(Self {
-            consumer: Arc::new(consumer),
+            consumer: ClosedOnItsOwnThread(Some(Arc::new(consumer))),
             topic: settings.topic.clone(),
             pool,
             dead_letters,
@@ -174,6 +174,29 @@ impl MemberEventConsumer {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Owns the consumer and, when dropped, closes it on a thread of its own. rdkafka's drop waits
+/// without limit for the group to confirm that the consumer left; with the broker unreachable
+/// that is forever, and it must not hold a runtime thread, or a shutdown, hostage.
+struct ClosedOnItsOwnThread(Option<Arc<StreamConsumer>>);
+
+impl std::ops::Deref for ClosedOnItsOwnThread {
+    type Target = Arc<StreamConsumer>;
+
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for ClosedOnItsOwnThread {
+    fn drop(&mut self) {
+        if let Some(consumer) = self.0.take() {
+            let _ = std::thread::Builder::new()
+                .name("consumer-close".to_owned())
+                .spawn(move || drop(consumer));
         }
     }
 }
