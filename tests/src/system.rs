@@ -116,7 +116,11 @@ impl TestSystem {
         let mut system = Self {
             broker,
             databases,
-            http: reqwest::Client::new(),
+            // A request that hangs fails the test instead of hanging it.
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("HTTP client"),
             member,
             reservation: None,
             topic,
