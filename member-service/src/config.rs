@@ -32,6 +32,12 @@ pub struct Config {
     #[arg(long, env = "MEMBER_EVENTS_TOPIC", default_value = Topic::MemberEvents.name())]
     pub member_events_topic: String,
 
+    /// Idempotent producer (the default, for Kafka). The embedded broker sets it off: its
+    /// idempotence check fails after reconnects; order is then kept by one request in flight, and
+    /// retried duplicates are absorbed by the consumer's event-id record.
+    #[arg(long, env = "KAFKA_IDEMPOTENCE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub kafka_idempotence: bool,
+
     /// How long the producer waits to batch messages; 0 sends at once.
     #[arg(long, env = "KAFKA_LINGER_MS", default_value_t = 1)]
     pub kafka_linger_ms: u64,

@@ -43,6 +43,12 @@ pub struct Config {
     #[arg(long, env = "DEAD_LETTER_TOPIC", default_value = Topic::MemberEventsDeadLetter.name())]
     pub dead_letter_topic: String,
 
+    /// Idempotent producer (the default, for Kafka). The embedded broker sets it off: its
+    /// idempotence check fails after reconnects; order is then kept by one request in flight, and
+    /// retried duplicates are absorbed by the consumer's event-id record.
+    #[arg(long, env = "KAFKA_IDEMPOTENCE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub kafka_idempotence: bool,
+
     #[arg(long, env = "CONSUMER_GROUP", default_value = ConsumerGroup::ReservationService.name())]
     pub consumer_group: String,
 

@@ -28,6 +28,7 @@ impl Application {
             .context("cannot open the reservation database")?;
         let dead_letters = DeadLetterQueue::new(
             &config.kafka_bootstrap_servers,
+            config.kafka_idempotence,
             config.dead_letter_topic.clone(),
             config.consumer_group.clone(),
         )

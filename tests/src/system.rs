@@ -91,6 +91,10 @@ impl TestSystem {
             ("kafka-bootstrap-servers", broker.bootstrap_servers()),
             ("member-events-topic", topic.clone()),
             ("kafka-message-timeout-ms", "5000".to_owned()),
+            (
+                "kafka-idempotence",
+                broker.supports_idempotence().to_string(),
+            ),
         ])
         .expect("member-service config");
         let reservation_config = reservation_service::Config::from_pairs([
@@ -105,6 +109,10 @@ impl TestSystem {
                 broker.fetch_wait_max_ms().to_string(),
             ),
             ("kafka-commit-interval-ms", "200".to_owned()),
+            (
+                "kafka-idempotence",
+                broker.supports_idempotence().to_string(),
+            ),
         ])
         .expect("reservation-service config");
         eprintln!(

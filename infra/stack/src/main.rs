@@ -102,6 +102,8 @@ async fn main() -> anyhow::Result<()> {
             format!("sqlite://{}", data_dir.join("members.db").display()),
         ),
         ("kafka-bootstrap-servers", bootstrap_servers.clone()),
+        // tansu 0.6's idempotent-producer check fails after reconnects.
+        ("kafka-idempotence", "false".to_owned()),
     ])?)
     .await?;
     let reservation =
@@ -114,6 +116,7 @@ async fn main() -> anyhow::Result<()> {
             ("kafka-bootstrap-servers", bootstrap_servers.clone()),
             // The embedded broker answers a fetch only when this runs out.
             ("kafka-fetch-wait-max-ms", "5".to_owned()),
+            ("kafka-idempotence", "false".to_owned()),
         ])?)
         .await?;
 

@@ -12,10 +12,18 @@ use rdkafka::{
 use crate::Config;
 
 pub fn create_producer(config: &Config) -> KafkaResult<FutureProducer> {
-    ClientConfig::new()
+    let mut client = ClientConfig::new();
+    if config.kafka_idempotence {
+        client.set("enable.idempotence", "true");
+    } else {
+        // Without idempotence a retry could overtake the request before it; one at a time cannot.
+        client
+            .set("enable.idempotence", "false")
+            .set("max.in.flight.requests.per.connection", "1");
+    }
+    client
         .set("bootstrap.servers", &config.kafka_bootstrap_servers)
         .set("client.id", "member-service")
-        .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", config.kafka_linger_ms.to_string())
         .set(

@@ -28,13 +28,17 @@ pub struct DeadLetterQueue {
 impl DeadLetterQueue {
     pub fn new(
         bootstrap_servers: &str,
+        idempotence: bool,
         topic: String,
         consumer_group: String,
     ) -> KafkaResult<Self> {
+        // Without idempotence, one request in flight keeps a retry from overtaking another.
+        let in_flight = if idempotence { "5" } else { "1" };
         let producer = ClientConfig::new()
             .set("bootstrap.servers", bootstrap_servers)
             .set("client.id", "reservation-service-dead-letter")
-            .set("enable.idempotence", "true")
+            .set("enable.idempotence", idempotence.to_string())
+            .set("max.in.flight.requests.per.connection", in_flight)
             .set("acks", "all")
             .set("message.timeout.ms", "10000")
             .create()?;
