@@ -326,3 +326,28 @@ async fn both_services_report_health_and_readiness() {
         assert_eq!(body["broker"], "ok");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_requests_for_one_slot_reserve_it_once() {
+    let system = TestSystem::start().await;
+    // Different members, so that only the resource lock stands between the requests.
+    let members = futures::future::join_all((0..12).map(|_| system.register_known_member())).await;
+    let resource = format!("contested-{}", Uuid::now_v7().simple());
+    let attempts = members
+        .iter()
+        .map(|member| system.try_reserve(*member, &resource));
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect();
+    let created = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::CREATED)
+        .count();
+    let conflicts = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((created, conflicts), (1, 11), "{statuses:?}");
+}
