@@ -46,6 +46,7 @@ impl Application {
             pool,
             outbox_signal,
             broker: BrokerProbe::new(producer, config.member_events_topic),
+            relay: relay.leadership(),
         };
         Ok(Self {
             listener,

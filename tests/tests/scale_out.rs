@@ -259,6 +259,26 @@ async fn two_member_relays_on_one_database_publish_every_event_once_in_member_or
         (system.outbox_backlog().await == 0).then_some(())
     })
     .await;
+    let mut roles = Vec::new();
+    for base in &bases {
+        let readiness: Value = system
+            .http
+            .get(format!("{base}/ready"))
+            .send()
+            .await
+            .expect("GET /ready")
+            .json()
+            .await
+            .expect("readiness json");
+        roles.push(
+            readiness["outbox_relay"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    roles.sort();
+    assert_eq!(roles, ["leader", "standby"], "exactly one relay leads");
     eventually("the tail to receive 200 events", DEADLINE, || async {
         (tailed.lock().expect("tail").len() >= 200).then_some(())
     })

@@ -4,4 +4,4 @@ mod producer;
 mod relay;
 
 pub use producer::{BrokerProbe, create_producer};
-pub use relay::{OutboxSignal, Relay, RelaySettings};
+pub use relay::{OutboxSignal, Relay, RelayLeadership, RelaySettings};

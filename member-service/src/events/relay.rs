@@ -6,7 +6,13 @@
 //! request commits an event, and sweeps on a slow timer in case a wake-up was missed (e.g. a row
 //! written by another process).
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use rand::Rng;
 use rdkafka::{
@@ -51,8 +57,19 @@ enum RelayError {
 /// How often a standby relay tries to become the leader.
 const STANDBY_RETRY: Duration = Duration::from_secs(1);
 
+/// Whether this replica's relay currently publishes (it leads, or needs no election).
+#[derive(Clone, Default)]
+pub struct RelayLeadership(Arc<AtomicBool>);
+
+impl RelayLeadership {
+    pub fn is_leader(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 pub struct Relay {
     outbox: OutboxAccess,
+    leadership: RelayLeadership,
     producer: FutureProducer,
     signal: OutboxSignal,
     settings: RelaySettings,
@@ -67,10 +84,15 @@ impl Relay {
     ) -> Self {
         Self {
             outbox,
+            leadership: RelayLeadership::default(),
             producer,
             signal,
             settings,
         }
+    }
+
+    pub fn leadership(&self) -> RelayLeadership {
+        self.leadership.clone()
     }
 
     /// Publishes until `shutdown` is cancelled.
@@ -81,6 +103,9 @@ impl Relay {
                 outcome = self.publish_batch() => outcome,
                 () = shutdown.cancelled() => break,
             };
+            self.leadership
+                .0
+                .store(self.outbox.is_leader(), Ordering::Relaxed);
             let pause = match outcome {
                 Ok(Some(published)) if published == self.settings.batch_size as usize => {
                     failures = 0;

@@ -18,6 +18,8 @@ struct Readiness {
     database: String,
     broker: String,
     outbox_backlog: Option<i64>,
+    /// `leader` publishes the outbox; `standby` waits to take over from another replica.
+    outbox_relay: &'static str,
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -40,6 +42,11 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
         database: database.map_or_else(|error| error.to_string(), |()| "ok".to_owned()),
         broker: broker.map_or_else(|error| error, |()| "ok".to_owned()),
         outbox_backlog: backlog,
+        outbox_relay: if state.relay.is_leader() {
+            "leader"
+        } else {
+            "standby"
+        },
     };
     let status = if ready {
         StatusCode::OK

@@ -9,7 +9,7 @@ use axum::Router;
 use sqlx::AnyPool;
 use tower_http::trace::TraceLayer;
 
-use crate::events::{BrokerProbe, OutboxSignal};
+use crate::events::{BrokerProbe, OutboxSignal, RelayLeadership};
 pub use problem::ApiError;
 
 #[derive(Clone)]
@@ -17,6 +17,7 @@ pub struct AppState {
     pub pool: AnyPool,
     pub outbox_signal: OutboxSignal,
     pub broker: BrokerProbe,
+    pub relay: RelayLeadership,
 }
 
 pub fn router(state: AppState) -> Router {
