@@ -165,28 +165,12 @@ impl TestSystem {
             self.reservation.is_none(),
             "reservation-service already running"
         );
-        let application = reservation_service::Application::build(self.reservation_config.clone())
-            .await
-            .expect("reservation-service builds");
-        self.reservation = Some(RunningService {
-            base_url: format!("http://127.0.0.1:{}", application.port()),
-            pool: application.pool(),
-            shutdown: application.shutdown_token(),
-            task: tokio::spawn(application.run_until_stopped()),
-        });
+        self.reservation = Some(start_reservation_service(self.reservation_config.clone()).await);
     }
 
     /// Another reservation-service instance: same database, same consumer group.
     pub async fn start_reservation_replica(&self) -> RunningService {
-        let application = reservation_service::Application::build(self.reservation_config.clone())
-            .await
-            .expect("reservation-service replica builds");
-        RunningService {
-            base_url: format!("http://127.0.0.1:{}", application.port()),
-            pool: application.pool(),
-            shutdown: application.shutdown_token(),
-            task: tokio::spawn(application.run_until_stopped()),
-        }
+        start_reservation_service(self.reservation_config.clone()).await
     }
 
     /// Another member-service instance on the same database (its relay competes for leadership).
@@ -348,6 +332,18 @@ async fn start_member_service(config: member_service::Config) -> RunningService 
     let application = member_service::Application::build(config)
         .await
         .expect("member-service builds");
+    RunningService {
+        base_url: format!("http://127.0.0.1:{}", application.port()),
+        pool: application.pool(),
+        shutdown: application.shutdown_token(),
+        task: tokio::spawn(application.run_until_stopped()),
+    }
+}
+
+async fn start_reservation_service(config: reservation_service::Config) -> RunningService {
+    let application = reservation_service::Application::build(config)
+        .await
+        .expect("reservation-service builds");
     RunningService {
         base_url: format!("http://127.0.0.1:{}", application.port()),
         pool: application.pool(),

@@ -49,6 +49,21 @@ async fn assigned_partitions(http: &reqwest::Client, base_url: &str) -> Vec<i64>
         .unwrap_or_default()
 }
 
+/// Deletes every member, `CONCURRENT_REQUESTS` at a time; each must answer 204.
+async fn delete_all(system: &TestSystem, members: &[Uuid]) {
+    let statuses: Vec<StatusCode> = stream::iter(members.iter().copied())
+        .map(|member| system.delete_member(member))
+        .buffer_unordered(CONCURRENT_REQUESTS)
+        .collect()
+        .await;
+    assert!(
+        statuses
+            .iter()
+            .all(|status| *status == StatusCode::NO_CONTENT),
+        "{statuses:?}"
+    );
+}
+
 fn start_tail(system: &TestSystem, shutdown: CancellationToken) -> Arc<Mutex<Vec<TailedEvent>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let settings = TailSettings {
@@ -118,16 +133,7 @@ async fn two_reservation_replicas_split_the_partitions_and_apply_each_deletion_o
 
     eprintln!("partitions split");
     let (before_kill, after_kill) = members.split_at(250);
-    let deleted: Vec<StatusCode> = stream::iter(before_kill.iter().copied())
-        .map(|member| system.delete_member(member))
-        .buffer_unordered(CONCURRENT_REQUESTS)
-        .collect()
-        .await;
-    assert!(
-        deleted
-            .iter()
-            .all(|status| *status == StatusCode::NO_CONTENT)
-    );
+    delete_all(&system, before_kill).await;
     eventually(
         "the first 250 deletions to be applied",
         DEADLINE,
@@ -159,16 +165,7 @@ async fn two_reservation_replicas_split_the_partitions_and_apply_each_deletion_o
 
     eprintln!("250 deletions applied; killing the replica");
     replica.kill().await;
-    let deleted: Vec<StatusCode> = stream::iter(after_kill.iter().copied())
-        .map(|member| system.delete_member(member))
-        .buffer_unordered(CONCURRENT_REQUESTS)
-        .collect()
-        .await;
-    assert!(
-        deleted
-            .iter()
-            .all(|status| *status == StatusCode::NO_CONTENT)
-    );
+    delete_all(&system, after_kill).await;
     eventually("every reservation to be cancelled", DEADLINE, || async {
         (count(&pool, "SELECT COUNT(*) FROM reservations WHERE status = 'cancelled' AND cancellation_reason = 'member_deleted'").await == 500).then_some(())
     })
