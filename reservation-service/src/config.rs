@@ -61,6 +61,21 @@ pub struct Config {
     #[arg(long, env = "KAFKA_COMMIT_INTERVAL_MS", default_value_t = 1_000)]
     pub kafka_commit_interval_ms: u64,
 
+    /// Most events applied at once, in one transaction. The consumer takes no more from the
+    /// broker until they are applied: this bounds its memory and batches its commits.
+    #[arg(long, env = "CONSUMER_MAX_IN_FLIGHT", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    pub consumer_max_in_flight: u16,
+
+    /// Attempts at an event whose handling keeps failing (for a reason other than an
+    /// unreachable database, which is retried without limit) before it is parked.
+    #[arg(long, env = "CONSUMER_MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub consumer_max_attempts: u32,
+
+    /// What the Kafka client may hold fetched ahead of the consumer, per partition; it stops
+    /// fetching when this is full.
+    #[arg(long, env = "KAFKA_FETCH_QUEUE_KBYTES", default_value_t = 1024)]
+    pub kafka_fetch_queue_kbytes: u32,
+
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }

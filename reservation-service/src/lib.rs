@@ -14,6 +14,7 @@
 //! - [`startup`]: wires it together: [`Application`].
 //! - [`telemetry`]: logging and signal handling.
 
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -6,13 +6,17 @@
 //! `KAFKA_BOOTSTRAP_SERVERS=host:port` the tests use that Kafka (and `KAFKA_CONTROL_SCRIPT`, a
 //! script taking `stop`/`start`, to take it down in the outage tests).
 //!
+//! - [`audit`]: the invariants checked in both databases after a fault.
 //! - [`backends`]: the broker and the databases.
+//! - [`faults`]: the faults the failure-injection suite and the chaos run inject.
 //! - [`scenarios`]: the end-to-end scenarios, runnable against any backend.
 //! - [`system`]: [`TestSystem`], the running services and HTTP helpers.
 //! - [`eventually`]: waiting for eventually consistent outcomes with a deadline.
 
+pub mod audit;
 pub mod backends;
 pub mod dead_letters;
+pub mod faults;
 pub mod scenarios;
 pub mod system;
 

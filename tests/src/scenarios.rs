@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use event_schema::{MemberEvent, MemberEventData, MemberRegistered};
 use reqwest::StatusCode;
+use reservation_service::events::replay::{self, Selection};
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -151,37 +152,42 @@ pub async fn a_consumer_restarted_mid_stream_resumes_from_its_committed_offset(
 pub async fn undecodable_events_are_parked_in_the_dead_letter_topic_and_the_consumer_moves_on(
     system: &mut TestSystem,
 ) {
-    // Poison and a good event under one key: one partition, so the good one comes after it.
+    // Poison and a good event under one member's key (one partition: the good one comes after
+    // it), and a good event of another member.
     let member = Uuid::now_v7();
+    let other = Uuid::now_v7();
     let poison_key = member.to_string();
-    system
-        .publish_raw(
-            &poison_key,
-            b"{\"specversion\":\"1.0\",\"type\":\"truncated",
-        )
-        .await;
-    let registered = MemberEvent::new(
-        "/system-tests",
-        MemberEventData::Registered(MemberRegistered {
-            member_id: member,
-            member_version: 1,
-        }),
-    );
-    system
-        .publish_raw(&poison_key, registered.to_json().as_bytes())
-        .await;
+    let poison = b"{\"specversion\":\"1.0\",\"type\":\"truncated";
+    system.publish_raw(&poison_key, poison).await;
+    for member_id in [member, other] {
+        let registered = MemberEvent::new(
+            "/system-tests",
+            MemberEventData::Registered(MemberRegistered {
+                member_id,
+                member_version: 1,
+            }),
+        );
+        system
+            .publish_raw(&member_id.to_string(), registered.to_json().as_bytes())
+            .await;
+    }
 
-    // The consumer moved past the poison event and applied the one behind it.
-    system.wait_until_known(member).await;
-    let stats = system.consumer_stats().await;
-    assert_eq!(stats.dead_lettered, 1, "{stats:?}");
+    // The other member flows; this member's event waits behind its poison, keeping its order.
+    system.wait_until_known(other).await;
+    let stats = eventually(
+        "both events of the member to be parked",
+        DEADLINE,
+        || async {
+            let stats = system.consumer_stats().await;
+            (stats.dead_lettered == 2).then_some(stats)
+        },
+    )
+    .await;
+    assert_eq!(stats.applied, 1, "{stats:?}");
 
     let parked = crate::dead_letters::read_one(system).await;
     assert_eq!(parked.key.as_deref(), Some(poison_key.as_str()));
-    assert_eq!(
-        parked.payload,
-        b"{\"specversion\":\"1.0\",\"type\":\"truncated"
-    );
+    assert_eq!(parked.payload, poison);
     assert!(
         parked
             .header("dlq.reason")
@@ -192,4 +198,28 @@ pub async fn undecodable_events_are_parked_in_the_dead_letter_topic_and_the_cons
         Some(system.topic.as_str())
     );
     assert!(parked.header("dlq.original.offset").is_some());
+    assert_eq!(parked.header("dlq.attempts").as_deref(), Some("1"));
+    assert!(parked.header("dlq.first.failed.at").is_some());
+
+    // The operator discards the garbage and replays the member: its registration applies.
+    let pool = system.reservation_pool();
+    let poison_id = {
+        let mut connection = pool.acquire().await.expect("connection");
+        reservation_service::db::parked_events::list(&mut connection, None, 10)
+            .await
+            .expect("parked events")
+            .into_iter()
+            .find(|event| event.payload.as_deref() == Some(poison.as_slice()))
+            .expect("the poison is parked")
+            .id
+    };
+    replay::discard(&pool, poison_id, "truncated by a broken producer")
+        .await
+        .expect("discard");
+    let replayed = replay::replay(&pool, Selection::Member(member))
+        .await
+        .expect("replay");
+    assert_eq!(replayed.len(), 1, "{replayed:?}");
+    assert_eq!(replayed[0].outcome, "activated");
+    system.wait_until_known(member).await;
 }

@@ -10,6 +10,7 @@ use rdkafka::{
 };
 use reqwest::StatusCode;
 use reservation_service::events::StatsSnapshot;
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use sqlx::AnyPool;
 use tokio::task::JoinHandle;
@@ -321,6 +322,32 @@ impl TestSystem {
         member_service::db::outbox::backlog(&mut connection)
             .await
             .expect("backlog")
+    }
+
+    pub fn reservation_database_url(&self) -> String {
+        self.reservation_config
+            .database_url
+            .expose_secret()
+            .to_owned()
+    }
+
+    /// The PostgreSQL database's name (the last path segment of its URL).
+    pub fn reservation_database_name(&self) -> String {
+        let url = url::Url::parse(&self.reservation_database_url()).expect("database URL");
+        url.path().trim_start_matches('/').to_owned()
+    }
+
+    /// Settings the next reservation-service start uses.
+    pub fn reservation_config_mut(&mut self) -> &mut reservation_service::Config {
+        &mut self.reservation_config
+    }
+
+    /// Stops member-service gracefully and starts it again on the same database.
+    pub async fn restart_member_service(&mut self) {
+        let replacement = start_member_service(self.member_config.clone()).await;
+        std::mem::replace(&mut self.member, replacement)
+            .stop()
+            .await;
     }
 
     pub fn member_config(&self) -> &member_service::Config {

@@ -5,6 +5,8 @@
 //! Each backend has its own migrations, because DDL is where the dialects differ.
 
 pub mod member_list;
+pub mod member_streams;
+pub mod parked_events;
 pub mod processed_events;
 pub mod reservations;
 

@@ -6,17 +6,30 @@ use sqlx::AnyConnection;
 
 use super::format_time;
 
-/// Records the event as processed; `false` when it was recorded before, which means this is a
-/// redelivery and must have no effect. Call first in the transaction that applies the event.
+/// Whether the event was applied before. Ask under the member's stream lock, so that the answer
+/// holds until the transaction records the event.
+pub async fn contains(
+    connection: &mut AnyConnection,
+    event_id: uuid::Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query("SELECT 1 FROM processed_events WHERE event_id = $1")
+        .bind(event_id.to_string())
+        .fetch_optional(connection)
+        .await
+        .map(|row| row.is_some())
+}
+
+/// Records the event as processed, in the transaction that applied it.
 pub async fn record(
     connection: &mut AnyConnection,
     event: &MemberEvent,
     outcome: &str,
     processed_at: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
+) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO processed_events (event_id, member_id, event_type, event_time, outcome, processed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+        "INSERT INTO processed_events \
+         (event_id, member_id, event_type, event_time, outcome, processed_at, member_version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(event.id.to_string())
     .bind(event.member_id().to_string())
@@ -24,7 +37,8 @@ pub async fn record(
     .bind(format_time(event.time))
     .bind(outcome)
     .bind(format_time(processed_at))
+    .bind(i64::try_from(event.payload.member_version()).unwrap_or(i64::MAX))
     .execute(connection)
     .await
-    .map(|result| result.rows_affected() == 1)
+    .map(|_| ())
 }

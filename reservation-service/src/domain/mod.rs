@@ -2,9 +2,11 @@
 //! No I/O, no HTTP.
 
 mod member_list;
+mod parked;
 mod reservation;
 
 pub use member_list::{KnownMember, MemberChange, MemberStatus, decide};
+pub use parked::{ParkedEvent, ParkedStatus};
 pub use reservation::{
     CancellationReason, NewReservation, Reservation, ReservationStatus, ValidationError,
 };

@@ -1,12 +1,14 @@
-//! Applying one member event: one transaction that changes the member list, cancels what must be
-//! cancelled, and records the event id.
+//! Applying member events. Everything one delivery does happens in the caller's transaction:
+//! the member list, the cancellations, the record of the event id, or parking it.
 
-use chrono::{SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use event_schema::MemberEvent;
-use sqlx::AnyPool;
+use sqlx::AnyConnection;
+use uuid::Uuid;
 
+use super::Delivery;
 use crate::{
-    db,
+    db::{self, parked_events::NewParkedEvent},
     domain::{self, CancellationReason, MemberChange, MemberStatus},
 };
 
@@ -24,7 +26,7 @@ pub enum Applied {
 }
 
 impl Applied {
-    fn outcome(self) -> &'static str {
+    pub fn outcome(self) -> &'static str {
         match self {
             Self::Activated => "activated",
             Self::Deleted { .. } => "deleted",
@@ -34,41 +36,148 @@ impl Applied {
     }
 }
 
-/// Applies `event` exactly once, however often it is delivered. An error means nothing was
-/// changed and the event must be retried.
-pub async fn apply_member_event(
-    pool: &AnyPool,
+/// Why an event is parked instead of applied, and since when it has been failing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: String,
+    pub attempts: u32,
+    pub first_failed_at: DateTime<Utc>,
+}
+
+/// What became of one delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Applied(Applied),
+    /// Parked, now or by an earlier delivery of the same message.
+    Parked(Failure),
+}
+
+/// Applies `delivery` or parks it, in `connection`'s transaction.
+///
+/// It is parked when it cannot be decoded, when `failure` says it failed too often, or when an
+/// earlier event of the same member is parked: a member's events never overtake each other.
+pub async fn handle(
+    connection: &mut AnyConnection,
+    delivery: &Delivery,
+    failure: Option<&Failure>,
+    now: DateTime<Utc>,
+) -> Result<Outcome, sqlx::Error> {
+    let position = (delivery.topic.as_str(), delivery.partition, delivery.offset);
+    if let Some(parked) =
+        db::parked_events::find_at_position(connection, position.0, position.1, position.2).await?
+    {
+        return Ok(Outcome::Parked(Failure {
+            reason: parked.reason,
+            attempts: parked.attempts,
+            first_failed_at: parked.first_failed_at,
+        }));
+    }
+    let decoded = delivery.decode();
+    let member_id = match &decoded {
+        Ok(event) => Some(event.member_id().to_string()),
+        Err(_) => delivery.key_text(),
+    };
+    if let Some(member_id) = &member_id {
+        db::member_streams::lock(connection, member_id).await?;
+    }
+    let failure = match (&decoded, failure) {
+        (Err(rejection), _) => Failure {
+            reason: rejection.to_string(),
+            attempts: 1,
+            first_failed_at: now,
+        },
+        (Ok(_), Some(failure)) => failure.clone(),
+        (Ok(event), None) => match earlier_parked(connection, member_id.as_deref(), now).await? {
+            Some(failure) => failure,
+            None => {
+                return apply_event(connection, event, now)
+                    .await
+                    .map(Outcome::Applied);
+            }
+        },
+    };
+    let event_id = decoded.as_ref().ok().map(|event| event.id);
+    park(
+        connection,
+        delivery,
+        member_id.as_deref(),
+        event_id,
+        &failure,
+        now,
+    )
+    .await?;
+    Ok(Outcome::Parked(failure))
+}
+
+/// The reason to park behind the member's earliest parked event, if it has one.
+async fn earlier_parked(
+    connection: &mut AnyConnection,
+    member_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<Failure>, sqlx::Error> {
+    let Some(member_id) = member_id else {
+        return Ok(None);
+    };
+    let blocker = db::parked_events::first_parked_of_member(connection, member_id).await?;
+    Ok(blocker.map(|blocker| Failure {
+        reason: format!("parked behind event {blocker}, parked earlier for member {member_id}"),
+        attempts: 0,
+        first_failed_at: now,
+    }))
+}
+
+async fn park(
+    connection: &mut AnyConnection,
+    delivery: &Delivery,
+    member_id: Option<&str>,
+    event_id: Option<Uuid>,
+    failure: &Failure,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    db::parked_events::insert(
+        connection,
+        &NewParkedEvent {
+            member_id,
+            event_id,
+            source_topic: &delivery.topic,
+            source_partition: delivery.partition,
+            source_offset: delivery.offset,
+            message_key: delivery.key.as_deref(),
+            payload: delivery.payload.as_deref(),
+            reason: &failure.reason,
+            attempts: failure.attempts,
+            first_failed_at: failure.first_failed_at,
+            parked_at: now,
+        },
+    )
+    .await
+}
+
+/// Applies `event` exactly once, however often it is delivered. The caller holds the member's
+/// stream lock, so the duplicate check holds until the event is recorded.
+pub async fn apply_event(
+    connection: &mut AnyConnection,
     event: &MemberEvent,
+    now: DateTime<Utc>,
 ) -> Result<Applied, sqlx::Error> {
-    let now = Utc::now().trunc_subsecs(6);
+    if db::processed_events::contains(connection, event.id).await? {
+        return Ok(Applied::Duplicate);
+    }
     let member_id = event.member_id();
-    let mut transaction = pool.begin().await?;
-    let known = db::member_list::find(&mut transaction, member_id).await?;
+    let known = db::member_list::find(connection, member_id).await?;
     let applied = match domain::decide(known, &event.payload) {
         MemberChange::Stale => Applied::Stale,
         MemberChange::Activate { version } => {
-            db::member_list::upsert(
-                &mut transaction,
-                member_id,
-                MemberStatus::Active,
-                version,
-                now,
-            )
-            .await?;
+            db::member_list::upsert(connection, member_id, MemberStatus::Active, version, now)
+                .await?;
             Applied::Activated
         }
         MemberChange::Delete { version } => {
             // The member row is written first: it is the lock new reservations wait on.
-            db::member_list::upsert(
-                &mut transaction,
-                member_id,
-                MemberStatus::Deleted,
-                version,
-                now,
-            )
-            .await?;
+            db::member_list::upsert(connection, member_id, MemberStatus::Deleted, version, now)
+                .await?;
             let reservations_cancelled = db::reservations::cancel_all_of_member(
-                &mut transaction,
+                connection,
                 member_id,
                 CancellationReason::MemberDeleted,
                 now,
@@ -79,10 +188,6 @@ pub async fn apply_member_event(
             }
         }
     };
-    if !db::processed_events::record(&mut transaction, event, applied.outcome(), now).await? {
-        transaction.rollback().await?;
-        return Ok(Applied::Duplicate);
-    }
-    transaction.commit().await?;
+    db::processed_events::record(connection, event, applied.outcome(), now).await?;
     Ok(applied)
 }

@@ -1,27 +1,39 @@
 //! The member-event consumer loop.
 //!
-//! Offsets: auto-commit is on, but only for offsets this loop *stored*, and it stores an offset
-//! only after the event's transaction committed (or the event was parked). So a crash at any
-//! point redelivers, never skips; redelivery is harmless because applied event ids are recorded.
-//! On shutdown the stored offsets are committed synchronously.
+//! Offsets: this loop commits them itself (librdkafka's auto-commit is off, so closing the
+//! consumer never commits on its own), on a timer and at shutdown, and only offsets it stored,
+//! which it stores only after the transaction that applied (or parked) those events committed.
+//! A crash at any point redelivers, never skips; redelivery is harmless because applied event
+//! ids are recorded.
+//!
+//! Backpressure: at most `max_in_flight` events are taken from the client and applied at once,
+//! in one transaction. While they are applied the loop takes nothing, and the client stops
+//! fetching once its own queue holds `fetch_queue_kbytes` (or `max_in_flight` messages), so a
+//! fast producer fills the topic, not this process's memory.
 
 use std::{
+    collections::BTreeMap,
     sync::{Arc, Weak},
     time::Duration,
 };
 
-use event_schema::MemberEvent;
+use chrono::{SubsecRound, Utc};
+use futures::FutureExt;
 use rand::Rng;
 use rdkafka::{
-    ClientConfig, Message, TopicPartitionList,
+    ClientConfig, Offset, TopicPartitionList,
     consumer::{CommitMode, Consumer, StreamConsumer},
     error::{KafkaError, KafkaResult, RDKafkaErrorCode},
-    message::BorrowedMessage,
 };
+use serde::Serialize;
 use sqlx::AnyPool;
 use tokio_util::sync::CancellationToken;
 
-use super::{ConsumerStats, DeadLetterQueue, apply_member_event};
+use super::{
+    ConsumerStats, DeadLetterQueue, Delivery,
+    apply::{Failure, Outcome},
+    batch::{HandleError, handle_batch},
+};
 
 #[derive(Clone, Debug)]
 pub struct ConsumerSettings {
@@ -30,11 +42,17 @@ pub struct ConsumerSettings {
     pub topic: String,
     pub fetch_wait_max_ms: u64,
     pub commit_interval_ms: u64,
+    /// Most events taken from the client and applied at once (one transaction).
+    pub max_in_flight: usize,
+    /// Attempts at an event whose handling fails (not for lack of a database) before it is parked.
+    pub max_attempts: u32,
+    /// What the client may hold fetched ahead of the loop, per partition.
+    pub fetch_queue_kbytes: u32,
 }
 
 pub struct MemberEventConsumer {
     consumer: ClosedOnItsOwnThread,
-    topic: String,
+    settings: ConsumerSettings,
     pool: AnyPool,
     dead_letters: DeadLetterQueue,
     stats: Arc<ConsumerStats>,
@@ -51,19 +69,23 @@ impl MemberEventConsumer {
             .set("bootstrap.servers", &settings.bootstrap_servers)
             .set("group.id", &settings.group)
             .set("client.id", "reservation-service")
-            .set("enable.auto.commit", "true")
+            .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .set(
-                "auto.commit.interval.ms",
-                settings.commit_interval_ms.to_string(),
-            )
             .set("auto.offset.reset", "earliest")
             .set("fetch.wait.max.ms", settings.fetch_wait_max_ms.to_string())
+            .set(
+                "queued.min.messages",
+                settings.max_in_flight.max(1).to_string(),
+            )
+            .set(
+                "queued.max.messages.kbytes",
+                settings.fetch_queue_kbytes.max(1).to_string(),
+            )
             .set("session.timeout.ms", "10000")
             .create()?;
         Ok(Self {
             consumer: ClosedOnItsOwnThread(Some(Arc::new(consumer))),
-            topic: settings.topic.clone(),
+            settings: settings.clone(),
             pool,
             dead_letters,
             stats,
@@ -74,93 +96,178 @@ impl MemberEventConsumer {
     pub fn probe(&self) -> ConsumerProbe {
         ConsumerProbe {
             consumer: Arc::downgrade(&self.consumer),
-            topic: self.topic.clone(),
+            topic: self.settings.topic.clone(),
+            stats: self.stats.clone(),
         }
     }
 
     /// Consumes until `shutdown` is cancelled, then commits what was applied.
     pub async fn run(self, shutdown: CancellationToken) {
-        if let Err(error) = self.consumer.subscribe(&[&self.topic]) {
-            tracing::error!(%error, topic = %self.topic, "cannot subscribe to member events");
+        let topic = &self.settings.topic;
+        if let Err(error) = self.consumer.subscribe(&[topic]) {
+            tracing::error!(%error, %topic, "cannot subscribe to member events");
             return;
         }
-        tracing::info!(topic = %self.topic, "consuming member events");
+        tracing::info!(%topic, max_in_flight = self.settings.max_in_flight, "consuming member events");
+        let mut commit_timer = tokio::time::interval(Duration::from_millis(
+            self.settings.commit_interval_ms.max(1),
+        ));
         loop {
             let received = tokio::select! {
-                received = self.consumer.recv() => received,
+                received = self.consumer.recv() => received.map(|message| Delivery::from_message(&message)),
+                _ = commit_timer.tick() => {
+                    self.commit(CommitMode::Async);
+                    continue;
+                }
                 () = shutdown.cancelled() => break,
             };
-            match received {
-                Ok(message) => {
-                    if !self.process(&message, &shutdown).await {
-                        break;
-                    }
-                    // The event is applied (or parked): only now may its offset be committed.
-                    if let Err(error) = self.consumer.store_offset_from_message(&message) {
-                        // The partition moved to another consumer, which will see the event again
-                        // and recognise its id.
-                        tracing::warn!(%error, "cannot store offset");
-                    }
-                }
+            let first = match received {
+                Ok(delivery) => delivery,
                 Err(error) => {
                     tracing::warn!(%error, "cannot receive from the broker");
                     if !pause(Duration::from_millis(200), &shutdown).await {
                         break;
                     }
+                    continue;
                 }
+            };
+            let batch = self.take_ready(first);
+            self.stats.begin_batch(batch.len());
+            if !self.process(&batch, &shutdown).await {
+                break;
             }
+            self.store_offsets(&batch);
         }
-        match self.consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-            Err(error) => {
-                tracing::warn!(%error, "final offset commit failed; events will be redelivered")
-            }
-        }
+        self.commit(CommitMode::Sync);
         tracing::info!("member-event consumer stopped");
     }
 
-    /// Applies or parks one message, retrying until it is done; `false` when stopped first.
-    async fn process(&self, message: &BorrowedMessage<'_>, shutdown: &CancellationToken) -> bool {
-        let event = match MemberEvent::decode(message.payload().unwrap_or_default()) {
-            Ok(event) => event,
-            Err(error) => return self.park(message, &error.to_string(), shutdown).await,
-        };
+    /// `first` and whatever else the client already holds, up to `max_in_flight`.
+    fn take_ready(&self, first: Delivery) -> Vec<Delivery> {
+        let mut batch = vec![first];
+        while batch.len() < self.settings.max_in_flight {
+            match self.consumer.recv().now_or_never() {
+                Some(Ok(message)) => batch.push(Delivery::from_message(&message)),
+                Some(Err(_)) | None => break,
+            }
+        }
+        batch
+    }
+
+    /// Applies or parks every delivery, retrying until done; `false` when stopped first.
+    async fn process(&self, batch: &[Delivery], shutdown: &CancellationToken) -> bool {
+        let items: Vec<_> = batch.iter().map(|delivery| (delivery, None)).collect();
         let mut failures = 0u32;
         loop {
-            match apply_member_event(&self.pool, &event).await {
-                Ok(applied) => {
-                    self.stats.record(applied);
-                    tracing::info!(event_id = %event.id, member_id = %event.member_id(), ?applied, "member event applied");
-                    return true;
-                }
-                Err(error) => {
-                    // Nothing was changed; the same event is retried, never skipped.
+            match handle_batch(&self.pool, &items).await {
+                Ok(outcomes) => return self.finish(batch, outcomes, shutdown).await,
+                Err(HandleError::Transient(error)) => {
+                    // Nothing was changed; the same events are retried, never skipped.
                     failures = failures.saturating_add(1);
                     self.stats.record_retry();
-                    tracing::warn!(%error, event_id = %event.id, attempt = failures, "cannot apply member event, retrying");
+                    tracing::warn!(%error, attempt = failures, "database unavailable, retrying member events");
                     if !pause(backoff(failures), shutdown).await {
+                        return false;
+                    }
+                }
+                // Some event in the batch fails: find which, one at a time.
+                Err(HandleError::Permanent(_)) => break,
+            }
+        }
+        for delivery in batch {
+            if !self.process_alone(delivery, shutdown).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Handles one delivery; after `max_attempts` failures of its own it is parked.
+    async fn process_alone(&self, delivery: &Delivery, shutdown: &CancellationToken) -> bool {
+        let mut failure: Option<Failure> = None;
+        let mut transient_failures = 0u32;
+        loop {
+            let parking = failure
+                .as_ref()
+                .filter(|failure| failure.attempts >= self.settings.max_attempts);
+            let error = match handle_batch(&self.pool, &[(delivery, parking)]).await {
+                Ok(outcomes) => {
+                    return self
+                        .finish(std::slice::from_ref(delivery), outcomes, shutdown)
+                        .await;
+                }
+                Err(HandleError::Transient(error)) => {
+                    transient_failures = transient_failures.saturating_add(1);
+                    tracing::warn!(%error, "database unavailable, retrying member event");
+                    transient_failures
+                }
+                Err(HandleError::Permanent(error)) => {
+                    let failure = failure.get_or_insert_with(|| Failure {
+                        reason: String::new(),
+                        attempts: 0,
+                        first_failed_at: Utc::now().trunc_subsecs(6),
+                    });
+                    failure.attempts = failure.attempts.saturating_add(1);
+                    failure.reason = format!(
+                        "handler failed {} times; last error: {error}",
+                        failure.attempts
+                    );
+                    tracing::warn!(%error, attempt = failure.attempts, partition = delivery.partition, offset = delivery.offset, "cannot apply member event");
+                    failure.attempts
+                }
+            };
+            self.stats.record_retry();
+            if !pause(backoff(error), shutdown).await {
+                return false;
+            }
+        }
+    }
+
+    /// Counts what the batch did and publishes copies of what was parked.
+    async fn finish(
+        &self,
+        batch: &[Delivery],
+        outcomes: Vec<Outcome>,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        for (delivery, outcome) in batch.iter().zip(outcomes) {
+            match outcome {
+                Outcome::Applied(applied) => {
+                    self.stats.record(applied);
+                    tracing::debug!(
+                        partition = delivery.partition,
+                        offset = delivery.offset,
+                        ?applied,
+                        "member event applied"
+                    );
+                }
+                Outcome::Parked(failure) => {
+                    if !self.publish_parked(delivery, &failure, shutdown).await {
                         return false;
                     }
                 }
             }
         }
+        true
     }
 
-    async fn park(
+    /// The database holds the parked event already; the topic copy is retried until acknowledged
+    /// (a crash first redelivers the event, which finds it parked and publishes again).
+    async fn publish_parked(
         &self,
-        message: &BorrowedMessage<'_>,
-        reason: &str,
+        delivery: &Delivery,
+        failure: &Failure,
         shutdown: &CancellationToken,
     ) -> bool {
         let mut failures = 0u32;
         loop {
-            match self.dead_letters.park(message, reason).await {
+            match self.dead_letters.publish(delivery, failure).await {
                 Ok(()) => {
                     self.stats.record_dead_letter();
                     tracing::warn!(
-                        reason,
-                        partition = message.partition(),
-                        offset = message.offset(),
+                        reason = failure.reason,
+                        partition = delivery.partition,
+                        offset = delivery.offset,
                         dead_letter_topic = self.dead_letters.topic(),
                         "member event parked"
                     );
@@ -168,11 +275,37 @@ impl MemberEventConsumer {
                 }
                 Err(error) => {
                     failures = failures.saturating_add(1);
-                    tracing::warn!(%error, "cannot park member event, retrying");
+                    tracing::warn!(%error, "cannot publish parked member event, retrying");
                     if !pause(backoff(failures), shutdown).await {
                         return false;
                     }
                 }
+            }
+        }
+    }
+
+    /// The batch is applied (or parked): only now may its offsets be committed.
+    fn store_offsets(&self, batch: &[Delivery]) {
+        let mut next_offsets = BTreeMap::new();
+        for delivery in batch {
+            next_offsets.insert(delivery.partition, delivery.offset.saturating_add(1));
+            if let Err(error) =
+                self.consumer
+                    .store_offset(&delivery.topic, delivery.partition, delivery.offset)
+            {
+                // The partition moved to another consumer, which will see the event again and
+                // recognise its id.
+                tracing::warn!(%error, "cannot store offset");
+            }
+        }
+        self.stats.end_batch(next_offsets);
+    }
+
+    fn commit(&self, mode: CommitMode) {
+        match self.consumer.commit_consumer_state(mode) {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(error) => {
+                tracing::warn!(%error, "offset commit failed; applied events will be redelivered and recognised")
             }
         }
     }
@@ -201,12 +334,23 @@ impl Drop for ClosedOnItsOwnThread {
     }
 }
 
+/// How far one partition's consumer is behind its producers.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct PartitionLag {
+    pub partition: i32,
+    /// The next offset to apply: this instance's own position, or the group's committed offset.
+    pub position: Option<i64>,
+    pub high_watermark: i64,
+    pub lag: i64,
+}
+
 /// Read-only access to the running consumer. It holds the consumer weakly: when the loop ends,
 /// the consumer is closed (and leaves its group) even while HTTP connections hold a probe.
 #[derive(Clone)]
 pub struct ConsumerProbe {
     consumer: Weak<StreamConsumer>,
     topic: String,
+    stats: Arc<ConsumerStats>,
 }
 
 impl ConsumerProbe {
@@ -216,9 +360,7 @@ impl ConsumerProbe {
         // fetch_metadata blocks the calling thread.
         tokio::task::spawn_blocking(move || {
             probe
-                .consumer
-                .upgrade()
-                .ok_or_else(|| "the consumer has stopped".to_owned())?
+                .running()?
                 .fetch_metadata(Some(&probe.topic), Duration::from_secs(2))
                 .map(|_| ())
                 .map_err(|error| error.to_string())
@@ -229,8 +371,8 @@ impl ConsumerProbe {
 
     /// Partitions currently assigned to this consumer.
     pub fn assigned_partitions(&self) -> Vec<i32> {
-        self.consumer
-            .upgrade()
+        self.running()
+            .ok()
             .and_then(|consumer| consumer.assignment().ok())
             .map(|list: TopicPartitionList| {
                 list.elements()
@@ -239,6 +381,50 @@ impl ConsumerProbe {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Lag of each assigned partition: the high watermark minus the next offset to apply.
+    pub async fn lag(&self) -> Result<Vec<PartitionLag>, String> {
+        let probe = self.clone();
+        // Watermarks and committed offsets are broker round trips that block the thread.
+        tokio::task::spawn_blocking(move || probe.lag_blocking())
+            .await
+            .map_err(|error| error.to_string())?
+    }
+
+    fn lag_blocking(&self) -> Result<Vec<PartitionLag>, String> {
+        let consumer = self.running()?;
+        let timeout = Duration::from_secs(2);
+        let committed = consumer
+            .committed(timeout)
+            .map_err(|error| error.to_string())?;
+        committed
+            .elements()
+            .iter()
+            .map(|element| {
+                let partition = element.partition();
+                let (low, high) = consumer
+                    .fetch_watermarks(&self.topic, partition, timeout)
+                    .map_err(|error| error.to_string())?;
+                let committed = match element.offset() {
+                    Offset::Offset(offset) => Some(offset),
+                    _ => None,
+                };
+                let position = self.stats.next_offset(partition).or(committed);
+                Ok(PartitionLag {
+                    partition,
+                    position,
+                    high_watermark: high,
+                    lag: high.saturating_sub(position.unwrap_or(low)).max(0),
+                })
+            })
+            .collect()
+    }
+
+    fn running(&self) -> Result<Arc<StreamConsumer>, String> {
+        self.consumer
+            .upgrade()
+            .ok_or_else(|| "the consumer has stopped".to_owned())
     }
 }
 

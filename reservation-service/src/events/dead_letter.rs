@@ -1,21 +1,24 @@
-//! The dead-letter topic: events this service cannot process are parked there, untouched, with
-//! the reason and their original position in headers, so that nothing is dropped and an operator
-//! can inspect and replay them.
+//! The dead-letter topic. An event this service cannot process is parked in its database (the
+//! record operators replay from, see `dlq`), and a copy goes to this topic, untouched, with the
+//! reason, the attempts and its original position in headers, for any other tooling to follow.
 
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use rdkafka::{
-    ClientConfig, Message,
+    ClientConfig,
     error::KafkaResult,
-    message::{BorrowedMessage, Header, OwnedHeaders},
+    message::{Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
     util::Timeout,
 };
+
+use super::{Delivery, apply::Failure};
 
 pub const HEADER_REASON: &str = "dlq.reason";
 pub const HEADER_ORIGINAL_TOPIC: &str = "dlq.original.topic";
 pub const HEADER_ORIGINAL_PARTITION: &str = "dlq.original.partition";
 pub const HEADER_ORIGINAL_OFFSET: &str = "dlq.original.offset";
-pub const HEADER_FAILED_AT: &str = "dlq.failed.at";
+pub const HEADER_ATTEMPTS: &str = "dlq.attempts";
+pub const HEADER_FIRST_FAILED_AT: &str = "dlq.first.failed.at";
 pub const HEADER_CONSUMER_GROUP: &str = "dlq.consumer.group";
 
 #[derive(Clone)]
@@ -53,41 +56,35 @@ impl DeadLetterQueue {
         &self.topic
     }
 
-    /// Parks `message` with `reason`; returns once the broker acknowledged it.
-    pub async fn park(&self, message: &BorrowedMessage<'_>, reason: &str) -> KafkaResult<()> {
-        let partition = message.partition().to_string();
-        let offset = message.offset().to_string();
-        let failed_at = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: HEADER_REASON,
-                value: Some(reason),
+    /// Publishes a copy of a parked delivery; returns once the broker acknowledged it.
+    pub async fn publish(&self, delivery: &Delivery, failure: &Failure) -> KafkaResult<()> {
+        let partition = delivery.partition.to_string();
+        let offset = delivery.offset.to_string();
+        let attempts = failure.attempts.to_string();
+        let first_failed_at = failure
+            .first_failed_at
+            .to_rfc3339_opts(SecondsFormat::Micros, true);
+        let headers = [
+            (HEADER_REASON, failure.reason.as_str()),
+            (HEADER_ATTEMPTS, &attempts),
+            (HEADER_ORIGINAL_TOPIC, &delivery.topic),
+            (HEADER_ORIGINAL_PARTITION, &partition),
+            (HEADER_ORIGINAL_OFFSET, &offset),
+            (HEADER_FIRST_FAILED_AT, &first_failed_at),
+            (HEADER_CONSUMER_GROUP, &self.consumer_group),
+        ]
+        .into_iter()
+        .fold(OwnedHeaders::new(), |headers, (key, value)| {
+            headers.insert(Header {
+                key,
+                value: Some(value),
             })
-            .insert(Header {
-                key: HEADER_ORIGINAL_TOPIC,
-                value: Some(message.topic()),
-            })
-            .insert(Header {
-                key: HEADER_ORIGINAL_PARTITION,
-                value: Some(&partition),
-            })
-            .insert(Header {
-                key: HEADER_ORIGINAL_OFFSET,
-                value: Some(&offset),
-            })
-            .insert(Header {
-                key: HEADER_FAILED_AT,
-                value: Some(&failed_at),
-            })
-            .insert(Header {
-                key: HEADER_CONSUMER_GROUP,
-                value: Some(&self.consumer_group),
-            });
+        });
         let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(headers);
-        if let Some(key) = message.key() {
+        if let Some(key) = &delivery.key {
             record = record.key(key);
         }
-        if let Some(payload) = message.payload() {
+        if let Some(payload) = &delivery.payload {
             record = record.payload(payload);
         }
         self.producer

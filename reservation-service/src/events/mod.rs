@@ -1,12 +1,18 @@
-//! Consuming member events: the Kafka consumer loop, applying one event in one transaction, and
-//! parking what cannot be processed in the dead-letter topic.
+//! Consuming member events: the Kafka consumer loop, applying a batch of events in one
+//! transaction, parking what cannot be processed, and the operator tools that replay it.
 
 mod apply;
+mod batch;
 mod consumer;
 mod dead_letter;
+mod delivery;
+pub mod replay;
+pub mod rewind;
 mod stats;
 
-pub use apply::{Applied, apply_member_event};
-pub use consumer::{ConsumerProbe, ConsumerSettings, MemberEventConsumer};
+pub use apply::{Applied, Failure, Outcome, apply_event};
+pub use batch::{HandleError, classify};
+pub use consumer::{ConsumerProbe, ConsumerSettings, MemberEventConsumer, PartitionLag};
 pub use dead_letter::DeadLetterQueue;
+pub use delivery::{Delivery, Rejection};
 pub use stats::{ConsumerStats, StatsSnapshot};

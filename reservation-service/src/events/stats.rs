@@ -1,6 +1,12 @@
 //! Counters of what the consumer did, for `/consumer` and for tests.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+};
 
 use serde::Serialize;
 
@@ -14,7 +20,11 @@ pub struct ConsumerStats {
     dead_lettered: AtomicU64,
     reservations_cancelled: AtomicU64,
     retries: AtomicU64,
+    batches: AtomicU64,
+    in_flight: AtomicU64,
     failing: AtomicBool,
+    /// Per partition, the offset of the next event to apply: where lag is measured from.
+    next_offsets: Mutex<BTreeMap<i32, i64>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -25,6 +35,10 @@ pub struct StatsSnapshot {
     pub dead_lettered: u64,
     pub reservations_cancelled: u64,
     pub retries: u64,
+    /// Transactions that applied a batch of events.
+    pub batches: u64,
+    /// Events fetched and being applied now (at most the configured maximum).
+    pub in_flight: u64,
     /// The last attempt to apply an event failed and is being retried.
     pub failing: bool,
 }
@@ -51,6 +65,29 @@ impl ConsumerStats {
         self.dead_lettered.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A batch of `events` was fetched and is being applied.
+    pub fn begin_batch(&self, events: usize) {
+        self.in_flight
+            .store(u64::try_from(events).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// The batch is done; `next_offsets` are where each of its partitions continues.
+    pub fn end_batch(&self, next_offsets: impl IntoIterator<Item = (i32, i64)>) {
+        self.in_flight.store(0, Ordering::Relaxed);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut positions) = self.next_offsets.lock() {
+            positions.extend(next_offsets);
+        }
+    }
+
+    /// The offset of the next event to apply in `partition`, when this instance applied any.
+    pub fn next_offset(&self, partition: i32) -> Option<i64> {
+        self.next_offsets
+            .lock()
+            .ok()
+            .and_then(|positions| positions.get(&partition).copied())
+    }
+
     pub fn record_retry(&self) {
         self.failing.store(true, Ordering::Relaxed);
         self.retries.fetch_add(1, Ordering::Relaxed);
@@ -64,6 +101,8 @@ impl ConsumerStats {
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
             reservations_cancelled: self.reservations_cancelled.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
+            batches: self.batches.load(Ordering::Relaxed),
+            in_flight: self.in_flight.load(Ordering::Relaxed),
             failing: self.failing.load(Ordering::Relaxed),
         }
     }

@@ -5,7 +5,10 @@ use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde::Serialize;
 
 use super::AppState;
-use crate::{db, events::StatsSnapshot};
+use crate::{
+    db,
+    events::{PartitionLag, StatsSnapshot},
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,6 +31,11 @@ struct ConsumerView {
     #[serde(flatten)]
     stats: StatsSnapshot,
     assigned_partitions: Vec<i32>,
+    /// Per assigned partition; empty when the broker cannot be asked (see `lag_error`).
+    lag: Vec<PartitionLag>,
+    total_lag: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lag_error: Option<String>,
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -54,8 +62,15 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
 }
 
 async fn consumer(State(state): State<AppState>) -> Json<ConsumerView> {
+    let (lag, lag_error) = match state.consumer.lag().await {
+        Ok(lag) => (lag, None),
+        Err(error) => (Vec::new(), Some(error)),
+    };
     Json(ConsumerView {
         stats: state.stats.snapshot(),
         assigned_partitions: state.consumer.assigned_partitions(),
+        total_lag: lag.iter().map(|partition| partition.lag).sum(),
+        lag,
+        lag_error,
     })
 }

@@ -1,0 +1,212 @@
+//! Operator tools on parked events: replay them in their original order, or discard them.
+//!
+//! A member's parked events are replayed in one transaction under the member's stream lock, the
+//! same lock the consumer takes, so a replay and the live consumer never interleave one member's
+//! events. Replaying is idempotent: an event already applied (by id) has no second effect, and
+//! an event no longer parked is reported and left alone.
+
+use chrono::{SubsecRound, Utc};
+use serde::Serialize;
+use sqlx::AnyPool;
+use uuid::Uuid;
+
+use super::{Delivery, apply_event};
+use crate::{
+    db,
+    domain::{ParkedEvent, ParkedStatus},
+};
+
+/// Which parked events to replay.
+#[derive(Clone, Debug)]
+pub enum Selection {
+    /// This event, after the same member's events parked before it.
+    One(Uuid),
+    Member(Uuid),
+    All,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error("no parked event has id {0}")]
+    NotFound(Uuid),
+    #[error("event {id} is {status:?}, not parked: nothing to do")]
+    NotParked { id: Uuid, status: ParkedStatus },
+    #[error("a reason is required to discard an event")]
+    MissingReason,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// What replaying one parked event did.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ReplayReport {
+    pub id: Uuid,
+    pub member_id: Option<String>,
+    pub source_partition: i32,
+    pub source_offset: i64,
+    /// `activated`, `deleted`, `stale`, `duplicate`; or `still_parked`.
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+/// Replays the selected events; each member's in the order they first arrived. An event that
+/// still cannot be decoded stays parked, and so do the member's events after it.
+pub async fn replay(pool: &AnyPool, selection: Selection) -> Result<Vec<ReplayReport>, ToolError> {
+    let groups: Vec<(Option<String>, Option<Uuid>)> = match selection {
+        Selection::One(id) => {
+            let mut connection = pool.acquire().await?;
+            let parked = db::parked_events::find(&mut connection, id)
+                .await?
+                .ok_or(ToolError::NotFound(id))?;
+            if parked.status != ParkedStatus::Parked {
+                return Err(ToolError::NotParked {
+                    id,
+                    status: parked.status,
+                });
+            }
+            vec![(parked.member_id, Some(id))]
+        }
+        Selection::Member(member_id) => vec![(Some(member_id.to_string()), None)],
+        Selection::All => {
+            let mut connection = pool.acquire().await?;
+            let parked =
+                db::parked_events::list(&mut connection, Some(ParkedStatus::Parked), i64::MAX)
+                    .await?;
+            let mut groups: Vec<(Option<String>, Option<Uuid>)> = Vec::new();
+            for event in parked {
+                match event.member_id {
+                    // Events without a member are replayed one by one.
+                    None => groups.push((None, Some(event.id))),
+                    Some(member_id) => {
+                        if !groups
+                            .iter()
+                            .any(|(known, _)| known.as_ref() == Some(&member_id))
+                        {
+                            groups.push((Some(member_id), None));
+                        }
+                    }
+                }
+            }
+            groups
+        }
+    };
+    let mut reports = Vec::new();
+    for (member_id, up_to) in groups {
+        reports.extend(replay_group(pool, member_id.as_deref(), up_to).await?);
+    }
+    Ok(reports)
+}
+
+/// Replays a member's parked events up to and including `up_to` (all when `None`); or, for an
+/// event with no member, that event alone.
+async fn replay_group(
+    pool: &AnyPool,
+    member_id: Option<&str>,
+    up_to: Option<Uuid>,
+) -> Result<Vec<ReplayReport>, ToolError> {
+    let now = Utc::now().trunc_subsecs(6);
+    let mut transaction = pool.begin().await?;
+    let events = match member_id {
+        Some(member_id) => {
+            db::member_streams::lock(&mut transaction, member_id).await?;
+            let mut events =
+                db::parked_events::parked_of_member(&mut transaction, member_id).await?;
+            if let Some(id) = up_to {
+                // Replayed by someone else meanwhile: then there is nothing left to do.
+                match events.iter().position(|event| event.id == id) {
+                    Some(position) => events.truncate(position + 1),
+                    None => events.clear(),
+                }
+            }
+            events
+        }
+        None => match up_to {
+            Some(id) => db::parked_events::find(&mut transaction, id)
+                .await?
+                .into_iter()
+                .collect(),
+            None => Vec::new(),
+        },
+    };
+    let mut reports = Vec::new();
+    for event in events {
+        let report = match delivery_of(&event).decode() {
+            Ok(decoded) => {
+                let applied = apply_event(&mut transaction, &decoded, now).await?;
+                db::parked_events::resolve(
+                    &mut transaction,
+                    event.id,
+                    ParkedStatus::Replayed,
+                    applied.outcome(),
+                    now,
+                )
+                .await?;
+                report(&event, applied.outcome(), None)
+            }
+            Err(rejection) => {
+                // Order first: the member's later events must not overtake this one.
+                reports.push(report(
+                    &event,
+                    "still_parked",
+                    Some(format!(
+                        "{rejection}; discard it (dlq discard) to release the events behind it"
+                    )),
+                ));
+                break;
+            }
+        };
+        reports.push(report);
+    }
+    transaction.commit().await?;
+    Ok(reports)
+}
+
+/// Marks a parked event discarded, with the operator's reason. The member's events parked
+/// behind it stay parked until replayed.
+pub async fn discard(pool: &AnyPool, id: Uuid, reason: &str) -> Result<ParkedEvent, ToolError> {
+    if reason.trim().is_empty() {
+        return Err(ToolError::MissingReason);
+    }
+    let mut transaction = pool.begin().await?;
+    let parked = db::parked_events::find(&mut transaction, id)
+        .await?
+        .ok_or(ToolError::NotFound(id))?;
+    if let Some(member_id) = &parked.member_id {
+        db::member_streams::lock(&mut transaction, member_id).await?;
+    }
+    let now = Utc::now().trunc_subsecs(6);
+    if !db::parked_events::resolve(&mut transaction, id, ParkedStatus::Discarded, reason, now)
+        .await?
+    {
+        return Err(ToolError::NotParked {
+            id,
+            status: parked.status,
+        });
+    }
+    let discarded = db::parked_events::find(&mut transaction, id)
+        .await?
+        .ok_or(ToolError::NotFound(id))?;
+    transaction.commit().await?;
+    Ok(discarded)
+}
+
+fn delivery_of(event: &ParkedEvent) -> Delivery {
+    Delivery {
+        topic: event.source_topic.clone(),
+        partition: event.source_partition,
+        offset: event.source_offset,
+        key: event.message_key.clone(),
+        payload: event.payload.clone(),
+    }
+}
+
+fn report(event: &ParkedEvent, outcome: &str, detail: Option<String>) -> ReplayReport {
+    ReplayReport {
+        id: event.id,
+        member_id: event.member_id.clone(),
+        source_partition: event.source_partition,
+        source_offset: event.source_offset,
+        outcome: outcome.to_owned(),
+        detail,
+    }
+}
