@@ -337,6 +337,13 @@ impl TestSystem {
         url.path().trim_start_matches('/').to_owned()
     }
 
+    /// A pool on reservation-service's database while the service is stopped.
+    pub async fn reservation_pool_while_stopped(&self) -> AnyPool {
+        AnyPool::connect(&self.reservation_database_url())
+            .await
+            .expect("reservation database")
+    }
+
     /// Settings the next reservation-service start uses.
     pub fn reservation_config_mut(&mut self) -> &mut reservation_service::Config {
         &mut self.reservation_config

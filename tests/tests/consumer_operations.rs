@@ -1,0 +1,106 @@
+//! Operating the consumer: rewinding its group to rebuild lost state, and backpressure (bounded
+//! work in flight, lag per partition on `/consumer`).
+
+use std::time::Duration;
+
+use reservation_service::events::rewind::{self, RewindTarget};
+use serde_json::Value;
+use sqlx::Executor;
+use system_tests::{TestSystem, eventually, faults, system::DEADLINE};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rewinding_the_group_rebuilds_the_member_list_after_restoring_an_old_backup() {
+    let mut system = TestSystem::start().await;
+    let members = faults::populate(&system, 10, 0).await;
+    system.stop_reservation_service().await;
+
+    // An old backup, from before these members existed.
+    let pool = system.reservation_pool_while_stopped().await;
+    pool.execute("DELETE FROM known_members")
+        .await
+        .expect("forget members");
+    pool.execute("DELETE FROM processed_events")
+        .await
+        .expect("forget events");
+    pool.close().await;
+
+    let config = system.reservation_config_mut().clone();
+    let bootstrap_servers = system.broker.bootstrap_servers();
+    let rewound = tokio::task::spawn_blocking(move || {
+        rewind::rewind(
+            &bootstrap_servers,
+            &config.consumer_group,
+            &config.member_events_topic,
+            RewindTarget::Offset(0),
+        )
+    })
+    .await
+    .expect("rewind task")
+    .expect("rewind");
+    assert_eq!(rewound.len(), 3, "{rewound:?}");
+    assert!(rewound.iter().all(|partition| partition.offset == 0));
+
+    system.start_reservation_service().await;
+    for member in &members {
+        system.wait_until_known(*member).await;
+    }
+    let stats = system.consumer_stats().await;
+    assert_eq!(stats.applied, 10, "re-applied from the start: {stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_consumer_applies_at_most_its_bound_at_once_and_shows_its_lag() {
+    let mut system = TestSystem::start().await;
+    system.stop_reservation_service().await;
+    system.reservation_config_mut().consumer_max_in_flight = 4;
+    system.start_reservation_service().await;
+    // Assigned before the burst, so lag is measured against this consumer's partitions.
+    eventually("partitions to be assigned", DEADLINE, || async {
+        let view = consumer_view(&system).await;
+        (view["assigned_partitions"].as_array().map_or(0, Vec::len) == 3).then_some(())
+    })
+    .await;
+
+    // Events pile up while the consumer cannot write: lag is visible, per partition.
+    let members = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let members = futures::future::join_all((0..40).map(|_| system.register_member())).await;
+        let lagging = eventually("lag to show on /consumer", DEADLINE, || async {
+            let view = consumer_view(&system).await;
+            (view["total_lag"].as_i64() > Some(0)).then_some(view)
+        })
+        .await;
+        (members, lagging)
+    };
+    let ((members, lagging), ()) = tokio::join!(
+        members,
+        faults::make_reservation_database_unavailable(&system, Duration::from_secs(6))
+    );
+    let partitions = lagging["lag"].as_array().expect("lag per partition");
+    assert_eq!(partitions.len(), 3, "{lagging}");
+    assert!(lagging["in_flight"].as_u64() <= Some(4), "{lagging}");
+
+    for member in &members {
+        system.wait_until_known(*member).await;
+    }
+    let drained = eventually("lag to drain", DEADLINE, || async {
+        let view = consumer_view(&system).await;
+        (view["total_lag"].as_i64() == Some(0)).then_some(view)
+    })
+    .await;
+    // 40 events, at most 4 per transaction.
+    assert!(drained["batches"].as_u64() >= Some(10), "{drained}");
+    assert_eq!(drained["applied"], 40, "{drained}");
+}
+
+async fn consumer_view(system: &TestSystem) -> Value {
+    system
+        .http
+        .get(system.reservation_url("/consumer"))
+        .send()
+        .await
+        .expect("GET /consumer")
+        .json()
+        .await
+        .expect("consumer json")
+}
