@@ -1,0 +1,168 @@
+//! A randomized failure run: rounds of deletions, each with a fault picked at random from those
+//! the failure-injection suite injects one by one, then the operator's clean-up (discard the
+//! garbage, replay what was parked) and the same audit.
+//!
+//! `cargo run -p system-tests --bin chaos -- --minutes 5` (embedded broker + SQLite; set
+//! `TEST_DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS` and `KAFKA_CONTROL_SCRIPT` for PostgreSQL and
+//! Kafka). Exits non-zero if anything was lost, applied twice or applied out of order.
+
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
+
+use clap::Parser;
+use rand::{Rng, seq::IndexedRandom};
+use reservation_service::{
+    db::parked_events,
+    domain::ParkedStatus,
+    events::replay::{self, Selection},
+};
+use system_tests::{TestSystem, audit::Audit, faults, system::DEADLINE};
+
+#[derive(Parser)]
+#[command(
+    name = "chaos",
+    about = "Mixes the failure-injection suite's faults for a while"
+)]
+struct Arguments {
+    /// How long to keep injecting faults.
+    #[arg(long, default_value_t = 5.0)]
+    minutes: f64,
+    /// Members created and deleted per round.
+    #[arg(long, default_value_t = 10)]
+    members_per_round: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Fault {
+    BrokerStopped,
+    RelayKilledBeforeMarking,
+    ConsumerKilled,
+    DuplicatesAndOldVersions,
+    PoisonEvents,
+    HandlerFailure,
+    DatabaseUnavailable,
+    ReservationServiceDown,
+}
+
+const FAULTS: [Fault; 8] = [
+    Fault::BrokerStopped,
+    Fault::RelayKilledBeforeMarking,
+    Fault::ConsumerKilled,
+    Fault::DuplicatesAndOldVersions,
+    Fault::PoisonEvents,
+    Fault::HandlerFailure,
+    Fault::DatabaseUnavailable,
+    Fault::ReservationServiceDown,
+];
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let arguments = Arguments::parse();
+    let mut system = TestSystem::start().await;
+    let ends_at = Instant::now() + Duration::from_secs_f64(arguments.minutes * 60.0);
+    let mut rounds: BTreeMap<Fault, usize> = BTreeMap::new();
+    let mut round = 0;
+    while Instant::now() < ends_at {
+        round += 1;
+        let fault = *FAULTS
+            .choose(&mut rand::rng())
+            .unwrap_or(&Fault::BrokerStopped);
+        *rounds.entry(fault).or_default() += 1;
+        let members = faults::populate(&system, arguments.members_per_round, 2).await;
+        inject(&mut system, fault, &members).await;
+        let audit = faults::settle(&system, DEADLINE).await;
+        let stats = system.consumer_stats().await;
+        audit.report(
+            &format!("round {round}: {fault:?}"),
+            &format!(
+                "duplicates {} stale {} retries {} (parked events wait for the operator)",
+                stats.duplicates, stats.stale, stats.retries
+            ),
+        );
+    }
+
+    // The operator's turn: garbage is discarded, the handler fixed, everything else replayed.
+    faults::allow_cancellations(&system).await;
+    let pool = system.reservation_pool();
+    let mut connection = pool.acquire().await?;
+    let parked = parked_events::list(&mut connection, Some(ParkedStatus::Parked), i64::MAX).await?;
+    drop(connection);
+    for event in parked.iter().filter(|event| event.event_id.is_none()) {
+        replay::discard(&pool, event.id, "garbage injected by the chaos run").await?;
+    }
+    let replayed = replay::replay(&pool, Selection::All).await?;
+    let audit = faults::settle(&system, DEADLINE).await;
+    println!();
+    println!("faults injected: {rounds:?}");
+    audit.report(
+        &format!("chaos {} min, {round} rounds", arguments.minutes),
+        &format!("replayed by the operator: {}", replayed.len()),
+    );
+    anyhow::ensure!(audit.is_clean(), "invariants violated: {audit}");
+    Ok(())
+}
+
+/// Deletes `members` while `fault` happens.
+async fn inject(system: &mut TestSystem, fault: Fault, members: &[uuid::Uuid]) {
+    match fault {
+        Fault::BrokerStopped => {
+            system.broker.stop().await;
+            faults::delete_all(system, members).await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            system.broker.restart().await;
+        }
+        Fault::RelayKilledBeforeMarking => {
+            faults::delete_all(system, members).await;
+            faults::settle(system, DEADLINE).await;
+            faults::crash_relay_after_produce(system, members).await;
+        }
+        Fault::ConsumerKilled => {
+            let (first, second) = members.split_at(members.len() / 2);
+            faults::delete_all(system, first).await;
+            tokio::time::sleep(Duration::from_millis(rand::rng().random_range(0..300))).await;
+            if let Some(service) = system.reservation.take() {
+                service.kill().await;
+            }
+            system.start_reservation_service().await;
+            faults::delete_all(system, second).await;
+        }
+        Fault::DuplicatesAndOldVersions => {
+            faults::delete_all(system, members).await;
+            faults::settle(system, DEADLINE).await;
+            faults::inject_history_reversed_twice(system, members).await;
+        }
+        Fault::PoisonEvents => {
+            for member in members.iter().take(2) {
+                faults::inject_poison(system, *member).await;
+            }
+            faults::delete_all(system, members).await;
+        }
+        Fault::HandlerFailure => {
+            faults::allow_cancellations(system).await;
+            faults::refuse_cancellations_of(system, members[0]).await;
+            let parked_before = system.consumer_stats().await.dead_lettered;
+            faults::delete_all(system, members).await;
+            // Parked after its attempts; the fix (dropping the trigger) comes with the operator.
+            let give_up = Instant::now() + DEADLINE;
+            while system.consumer_stats().await.dead_lettered == parked_before
+                && Instant::now() < give_up
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Fault::DatabaseUnavailable => {
+            tokio::join!(
+                faults::make_reservation_database_unavailable(system, Duration::from_secs(8)),
+                faults::delete_all(system, members)
+            );
+        }
+        Fault::ReservationServiceDown => {
+            system.stop_reservation_service().await;
+            faults::delete_all(system, members).await;
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            system.start_reservation_service().await;
+        }
+    }
+}
