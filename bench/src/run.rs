@@ -1,0 +1,201 @@
+//! One benchmark run: baseline, maximum rate, paced rate, consumer outage.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::{
+    baseline,
+    error::BenchError,
+    load::{self, LoadOutcome},
+    options::{Options, Plan},
+    propagation,
+    report::{Outage, Phase, Report},
+    setup,
+    system::BenchSystem,
+    timeline::Timeline,
+};
+
+/// How long the consumer may take to catch up after a phase before the run fails.
+const CATCH_UP_DEADLINE: Duration = Duration::from_secs(300);
+const SAMPLE_EVERY: Duration = Duration::from_millis(100);
+
+pub async fn run(options: &Options) -> Result<Report, BenchError> {
+    let plan = options.plan();
+    let mut system = BenchSystem::start(options).await?;
+    let mut timeline = Timeline::start(&system, SAMPLE_EVERY);
+    let mut deleted_so_far = 0usize;
+    let mut report = Report {
+        backend: system.describe(),
+        concurrency: plan.concurrency,
+        reservations_per_member: plan.reservations_per_member,
+        ..Report::default()
+    };
+
+    timeline.mark("baseline");
+    eprintln!("raw single-row commits, {} clients…", plan.concurrency);
+    report.baseline = Some(
+        baseline::raw_commit_rate(&system.scratch_database(), plan.concurrency, plan.baseline)
+            .await?,
+    );
+
+    let members = populate(&system, &plan, plan.max_rate_deletions, &mut timeline).await?;
+    timeline.mark("max rate");
+    eprintln!("deleting {} members as fast as possible…", members.len());
+    let outcome = load::delete_as_fast_as_possible(
+        system.http(),
+        &system.member_url,
+        members,
+        plan.concurrency,
+    )
+    .await;
+    report.max_rate = finish_phase(
+        &system,
+        format!("max rate, {} clients", plan.concurrency),
+        outcome,
+        &mut deleted_so_far,
+    )
+    .await?;
+
+    let rate = plan
+        .rate
+        .unwrap_or(report.max_rate.end_to_end_rate / 2.0)
+        .max(1.0);
+    report.paced_target_rate = rate;
+    let members = populate(
+        &system,
+        &plan,
+        load::members_for(rate, plan.paced),
+        &mut timeline,
+    )
+    .await?;
+    timeline.mark("paced");
+    eprintln!("deleting at {rate:.1}/s for {:?}…", plan.paced);
+    let outcome =
+        load::delete_at_rate(system.http(), &system.member_url, members, rate, plan.paced).await;
+    report.paced = finish_phase(
+        &system,
+        format!("paced at {rate:.1}/s"),
+        outcome,
+        &mut deleted_so_far,
+    )
+    .await?;
+
+    if !plan.outage.is_zero() {
+        report.outage = Some(
+            consumer_outage(&mut system, &plan, rate, &mut timeline, &mut deleted_so_far).await?,
+        );
+    }
+    let (samples, marks) = timeline.finish().await;
+    report.samples = samples;
+    report.marks = marks;
+    system.shut_down().await?;
+    Ok(report)
+}
+
+async fn populate(
+    system: &BenchSystem,
+    plan: &Plan,
+    count: usize,
+    timeline: &mut Timeline,
+) -> Result<Vec<Uuid>, BenchError> {
+    timeline.mark("set-up");
+    eprintln!(
+        "set-up: {count} members with {} reservations each…",
+        plan.reservations_per_member
+    );
+    setup::populate(
+        system,
+        count,
+        plan.reservations_per_member,
+        plan.concurrency,
+    )
+    .await
+}
+
+/// Waits for the consumer to apply the phase's deletions, then reads their propagation.
+async fn finish_phase(
+    system: &BenchSystem,
+    name: String,
+    outcome: LoadOutcome,
+    deleted_so_far: &mut usize,
+) -> Result<Phase, BenchError> {
+    let deleted: Vec<Uuid> = outcome
+        .succeeded()
+        .map(|deletion| deletion.member_id)
+        .collect();
+    *deleted_so_far += deleted.len();
+    propagation::wait_until_applied(&system.reservation_pool, *deleted_so_far, CATCH_UP_DEADLINE)
+        .await?;
+    let propagations =
+        propagation::measure(&system.member_pool, &system.reservation_pool, &deleted).await?;
+    let last_cancelled = propagations
+        .iter()
+        .map(|propagation| propagation.cancelled_at)
+        .max()
+        .unwrap_or_else(Utc::now);
+    let end_to_end = (last_cancelled - outcome.started_at)
+        .to_std()
+        .unwrap_or_default();
+    Ok(Phase {
+        name,
+        deletions: deleted.len(),
+        failures: outcome.failures(),
+        api_rate: crate::statistics::rate(deleted.len(), outcome.elapsed),
+        end_to_end_rate: crate::statistics::rate(propagations.len(), end_to_end),
+        delete_latencies_ms: outcome
+            .succeeded()
+            .map(|deletion| deletion.latency.as_secs_f64() * 1_000.0)
+            .collect(),
+        propagation_ms: propagations
+            .iter()
+            .map(propagation::Propagation::milliseconds)
+            .collect(),
+    })
+}
+
+/// reservation-service stopped while deletions go on at `rate`; then restarted, and timed until
+/// every deletion made meanwhile is applied.
+async fn consumer_outage(
+    system: &mut BenchSystem,
+    plan: &Plan,
+    rate: f64,
+    timeline: &mut Timeline,
+    deleted_so_far: &mut usize,
+) -> Result<Outage, BenchError> {
+    let members = populate(system, plan, load::members_for(rate, plan.outage), timeline).await?;
+    timeline.mark("consumer stopped");
+    eprintln!(
+        "consumer stopped; deleting at {rate:.1}/s for {:?}…",
+        plan.outage
+    );
+    system.stop_consumer().await;
+    let stopped = Instant::now();
+    let outcome = load::delete_at_rate(
+        system.http(),
+        &system.member_url,
+        members,
+        rate,
+        plan.outage,
+    )
+    .await;
+    *deleted_so_far += outcome.succeeded().count();
+    let backlog =
+        propagation::pending_deletions(&system.member_pool, &system.reservation_pool).await?;
+    let built_for = stopped.elapsed();
+    timeline.mark("consumer restarted");
+    let restarted = Instant::now();
+    system.start_consumer().await;
+    propagation::wait_until_applied(&system.reservation_pool, *deleted_so_far, CATCH_UP_DEADLINE)
+        .await?;
+    let drain_time = restarted.elapsed();
+    timeline.mark("drained");
+    Ok(Outage {
+        outage: built_for,
+        backlog,
+        build_rate: crate::statistics::rate(backlog.max(0) as usize, built_for),
+        drain_time,
+        drain_rate: crate::statistics::rate(backlog.max(0) as usize, drain_time),
+    })
+}
