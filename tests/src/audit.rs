@@ -23,6 +23,9 @@ pub struct Audit {
     pub order_violations: u64,
     /// Events reservation-service parked (any status: still parked, replayed or discarded).
     pub parked: u64,
+    /// Members whose changes wait behind a parked event for the operator (not lost: replaying
+    /// applies them).
+    pub waiting_for_operator: u64,
 }
 
 impl Audit {
@@ -45,6 +48,14 @@ impl Audit {
                     )
                 })
                 .collect();
+        let waiting: Vec<String> =
+            sqlx::query("SELECT DISTINCT member_id FROM parked_events WHERE status = 'parked'")
+                .fetch_all(reservations)
+                .await
+                .expect("parked members")
+                .iter()
+                .filter_map(|row| row.try_get::<Option<String>, _>("member_id").ok().flatten())
+                .collect();
         let mut audit = Self::default();
         let mut deleted = Vec::new();
         for row in &member_rows {
@@ -58,7 +69,11 @@ impl Audit {
                 deleted.push(id.clone());
             }
             if known.get(&id) != Some(&(status, version)) {
-                audit.lost += 1;
+                if waiting.contains(&id) {
+                    audit.waiting_for_operator += 1;
+                } else {
+                    audit.lost += 1;
+                }
             }
         }
         let reservation_rows =
@@ -71,7 +86,11 @@ impl Audit {
             if reason.as_deref() == Some("member_deleted") {
                 audit.reservations_cancelled += 1;
             }
-            if text(row, "status") == "active" && deleted.contains(&text(row, "member_id")) {
+            let member_id = text(row, "member_id");
+            if text(row, "status") == "active"
+                && deleted.contains(&member_id)
+                && !waiting.contains(&member_id)
+            {
                 audit.lost += 1;
             }
         }
@@ -132,7 +151,7 @@ impl Audit {
 
     /// Prints the scenario's line (and appends it to `$FAILURES_TABLE` when set, so CI can show
     /// the table even where test output is captured).
-    pub fn report(&self, scenario: &str, evidence: &str) {
+    pub fn report(&self, scenario: &str, evidence: &str) -> String {
         let line = format!("{scenario:<40} {self} | {evidence}");
         println!("{line}");
         if let Some(path) = std::env::var_os("FAILURES_TABLE")
@@ -143,6 +162,7 @@ impl Audit {
         {
             let _ = writeln!(file, "{line}");
         }
+        line
     }
 }
 
@@ -157,7 +177,15 @@ impl fmt::Display for Audit {
             self.applied_twice,
             self.order_violations,
             self.parked
-        )
+        )?;
+        if self.waiting_for_operator > 0 {
+            write!(
+                formatter,
+                " waiting_for_operator={}",
+                self.waiting_for_operator
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -390,4 +390,5 @@ fn assert_clean(audit: &Audit, deletions: usize, reservations_each: usize, parke
         "{audit}"
     );
     assert_eq!(audit.parked, parked, "{audit}");
+    assert_eq!(audit.waiting_for_operator, 0, "{audit}");
 }

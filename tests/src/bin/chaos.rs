@@ -18,7 +18,7 @@ use reservation_service::{
     domain::ParkedStatus,
     events::replay::{self, Selection},
 };
-use system_tests::{TestSystem, audit::Audit, faults, system::DEADLINE};
+use system_tests::{TestSystem, faults, system::DEADLINE};
 
 #[derive(Parser)]
 #[command(
@@ -64,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
     let ends_at = Instant::now() + Duration::from_secs_f64(arguments.minutes * 60.0);
     let mut rounds: BTreeMap<Fault, usize> = BTreeMap::new();
     let mut round = 0;
+    let mut table = Vec::new();
     while Instant::now() < ends_at {
         round += 1;
         let fault = *FAULTS
@@ -74,13 +75,13 @@ async fn main() -> anyhow::Result<()> {
         inject(&mut system, fault, &members).await;
         let audit = faults::settle(&system, DEADLINE).await;
         let stats = system.consumer_stats().await;
-        audit.report(
+        table.push(audit.report(
             &format!("round {round}: {fault:?}"),
             &format!(
-                "duplicates {} stale {} retries {} (parked events wait for the operator)",
-                stats.duplicates, stats.stale, stats.retries
+                "so far: duplicates {} stale {} retries {} dead-lettered {}",
+                stats.duplicates, stats.stale, stats.retries, stats.dead_lettered
             ),
-        );
+        ));
     }
 
     // The operator's turn: garbage is discarded, the handler fixed, everything else replayed.
@@ -94,13 +95,21 @@ async fn main() -> anyhow::Result<()> {
     }
     let replayed = replay::replay(&pool, Selection::All).await?;
     let audit = faults::settle(&system, DEADLINE).await;
-    println!();
-    println!("faults injected: {rounds:?}");
-    audit.report(
-        &format!("chaos {} min, {round} rounds", arguments.minutes),
+    table.push(audit.report(
+        &format!(
+            "chaos {} min, {round} rounds, then replay",
+            arguments.minutes
+        ),
         &format!("replayed by the operator: {}", replayed.len()),
+    ));
+    println!("\nfaults injected: {rounds:?}\n");
+    for line in &table {
+        println!("{line}");
+    }
+    anyhow::ensure!(
+        audit.is_clean() && audit.waiting_for_operator == 0,
+        "invariants violated: {audit}"
     );
-    anyhow::ensure!(audit.is_clean(), "invariants violated: {audit}");
     Ok(())
 }
 
