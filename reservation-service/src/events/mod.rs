@@ -6,13 +6,15 @@ mod batch;
 mod consumer;
 mod dead_letter;
 mod delivery;
+mod probe;
 pub mod replay;
 pub mod rewind;
 mod stats;
 
 pub use apply::{Applied, Failure, Outcome, apply_event};
 pub use batch::{HandleError, classify};
-pub use consumer::{ConsumerProbe, ConsumerSettings, MemberEventConsumer, PartitionLag};
+pub use consumer::{ConsumerSettings, MemberEventConsumer};
 pub use dead_letter::DeadLetterQueue;
 pub use delivery::{Delivery, Rejection};
+pub use probe::{ConsumerProbe, PartitionLag};
 pub use stats::{ConsumerStats, StatsSnapshot};

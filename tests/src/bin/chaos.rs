@@ -78,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
         table.push(audit.report(
             &format!("round {round}: {fault:?}"),
             &format!(
-                "so far: duplicates {} stale {} retries {} dead-lettered {}",
+                "current consumer instance: duplicates {} stale {} retries {} dead-lettered {}",
                 stats.duplicates, stats.stale, stats.retries, stats.dead_lettered
             ),
         ));

@@ -1,0 +1,121 @@
+//! Read-only access to the running consumer, for `/ready` and `/consumer`: broker reachability,
+//! assigned partitions, and lag.
+
+use std::{
+    sync::{Arc, Weak},
+    time::Duration,
+};
+
+use rdkafka::{
+    Offset, TopicPartitionList,
+    consumer::{Consumer, StreamConsumer},
+};
+use serde::Serialize;
+
+use super::ConsumerStats;
+
+/// How far one partition's consumer is behind its producers.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct PartitionLag {
+    pub partition: i32,
+    /// The next offset to apply: this instance's own position, or the group's committed offset.
+    pub position: Option<i64>,
+    pub high_watermark: i64,
+    pub lag: i64,
+}
+
+/// Read-only access to the running consumer. It holds the consumer weakly: when the loop ends,
+/// the consumer is closed (and leaves its group) even while HTTP connections hold a probe.
+#[derive(Clone)]
+pub struct ConsumerProbe {
+    consumer: Weak<StreamConsumer>,
+    topic: String,
+    stats: Arc<ConsumerStats>,
+}
+
+impl ConsumerProbe {
+    pub(super) fn new(
+        consumer: Weak<StreamConsumer>,
+        topic: String,
+        stats: Arc<ConsumerStats>,
+    ) -> Self {
+        Self {
+            consumer,
+            topic,
+            stats,
+        }
+    }
+
+    /// Whether the broker answers this consumer.
+    pub async fn check(&self) -> Result<(), String> {
+        let probe = self.clone();
+        // fetch_metadata blocks the calling thread.
+        tokio::task::spawn_blocking(move || {
+            probe
+                .running()?
+                .fetch_metadata(Some(&probe.topic), Duration::from_secs(2))
+                .map(|_| ())
+                .map_err(|error| error.to_string())
+        })
+        .await
+        .map_err(|error| error.to_string())?
+    }
+
+    /// Partitions currently assigned to this consumer.
+    pub fn assigned_partitions(&self) -> Vec<i32> {
+        self.running()
+            .ok()
+            .and_then(|consumer| consumer.assignment().ok())
+            .map(|list: TopicPartitionList| {
+                list.elements()
+                    .iter()
+                    .map(|element| element.partition())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Lag of each assigned partition: the high watermark minus the next offset to apply.
+    pub async fn lag(&self) -> Result<Vec<PartitionLag>, String> {
+        let probe = self.clone();
+        // Watermarks and committed offsets are broker round trips that block the thread.
+        tokio::task::spawn_blocking(move || probe.lag_blocking())
+            .await
+            .map_err(|error| error.to_string())?
+    }
+
+    fn lag_blocking(&self) -> Result<Vec<PartitionLag>, String> {
+        let consumer = self.running()?;
+        let timeout = Duration::from_secs(2);
+        let committed = consumer
+            .committed(timeout)
+            .map_err(|error| error.to_string())?;
+        committed
+            .elements()
+            .iter()
+            .map(|element| {
+                let partition = element.partition();
+                let (low, high) = consumer
+                    .fetch_watermarks(&self.topic, partition, timeout)
+                    .map_err(|error| error.to_string())?;
+                let committed = match element.offset() {
+                    Offset::Offset(offset) => Some(offset),
+                    _ => None,
+                };
+                let position = self.stats.next_offset(partition).or(committed);
+                Ok(PartitionLag {
+                    partition,
+                    position,
+                    high_watermark: high,
+                    lag: high.saturating_sub(position.unwrap_or(low)).max(0),
+                })
+            })
+            .collect()
+    }
+
+    fn running(&self) -> Result<Arc<StreamConsumer>, String> {
+        self.consumer
+            .upgrade()
+            .ok_or_else(|| "the consumer has stopped".to_owned())
+    }
+}
