@@ -31,7 +31,7 @@ pub struct Options {
     #[arg(long, default_value_t = 2)]
     pub reservations_per_member: usize,
 
-    /// Members deleted as fast as possible (default 300, quick 150).
+    /// Members deleted as fast as possible (default 5000, quick 1000).
     #[arg(long)]
     pub max_rate_deletions: Option<usize>,
 
@@ -72,9 +72,9 @@ pub struct Plan {
 impl Options {
     pub fn plan(&self) -> Plan {
         let (deletions, paced, outage, baseline) = if self.quick {
-            (150, 3.0, 3.0, 3.0)
+            (1000, 3.0, 3.0, 3.0)
         } else {
-            (300, 20.0, 60.0, 10.0)
+            (5000, 20.0, 60.0, 10.0)
         };
         Plan {
             concurrency: self.concurrency.max(1),

@@ -174,7 +174,7 @@ impl BenchSystem {
 }
 
 async fn database_name(pool: &AnyPool) -> Result<String, BenchError> {
-    sqlx::query("SELECT current_database() AS name")
+    sqlx::query("SELECT CAST(current_database() AS TEXT) AS name")
         .fetch_one(pool)
         .await
         .and_then(|row| row.try_get("name"))
