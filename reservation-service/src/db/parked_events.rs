@@ -54,24 +54,30 @@ pub async fn insert(
     .map(|_| ())
 }
 
-/// The event parked from this position, if any, whatever became of it since.
-pub async fn find_at_position(
+/// In one query: the event parked from this position (whatever became of it since), and the
+/// member's events still parked, which a new event of the member must wait behind. Usually none.
+pub async fn at_position_or_parked_of_member(
     connection: &mut AnyConnection,
     topic: &str,
     partition: i32,
     offset: i64,
-) -> Result<Option<ParkedEvent>, sqlx::Error> {
+    member_id: Option<&str>,
+) -> Result<Vec<ParkedEvent>, sqlx::Error> {
     sqlx::query(&format!(
         "SELECT {COLUMNS} FROM parked_events \
-         WHERE source_topic = $1 AND source_partition = $2 AND source_offset = $3"
+         WHERE (source_topic = $1 AND source_partition = $2 AND source_offset = $3) \
+         OR (member_id = $4 AND status = 'parked') \
+         ORDER BY source_partition, source_offset"
     ))
     .bind(topic)
     .bind(i64::from(partition))
     .bind(offset)
-    .fetch_optional(connection)
+    .bind(member_id)
+    .fetch_all(connection)
     .await?
-    .map(|row| from_row(&row))
-    .transpose()
+    .iter()
+    .map(from_row)
+    .collect()
 }
 
 pub async fn find(
@@ -86,22 +92,6 @@ pub async fn find(
     .await?
     .map(|row| from_row(&row))
     .transpose()
-}
-
-/// The id of the member's earliest event still parked, which its later events wait behind.
-pub async fn first_parked_of_member(
-    connection: &mut AnyConnection,
-    member_id: &str,
-) -> Result<Option<Uuid>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT id FROM parked_events WHERE member_id = $1 AND status = 'parked' \
-         ORDER BY source_partition, source_offset LIMIT 1",
-    )
-    .bind(member_id)
-    .fetch_optional(connection)
-    .await?;
-    row.map(|row| parse_uuid(&row.try_get::<String, _>("id")?))
-        .transpose()
 }
 
 /// The member's events still parked, in the order they arrived.

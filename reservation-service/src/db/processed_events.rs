@@ -6,30 +6,19 @@ use sqlx::AnyConnection;
 
 use super::format_time;
 
-/// Whether the event was applied before. Ask under the member's stream lock, so that the answer
-/// holds until the transaction records the event.
-pub async fn contains(
-    connection: &mut AnyConnection,
-    event_id: uuid::Uuid,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query("SELECT 1 FROM processed_events WHERE event_id = $1")
-        .bind(event_id.to_string())
-        .fetch_optional(connection)
-        .await
-        .map(|row| row.is_some())
-}
-
-/// Records the event as processed, in the transaction that applied it.
+/// Records the event as processed, in the transaction that applies it, before its effect;
+/// `false` when it was recorded before: a redelivery, which must have no effect. Call it under
+/// the member's stream lock, so that the answer holds until the transaction ends.
 pub async fn record(
     connection: &mut AnyConnection,
     event: &MemberEvent,
     outcome: &str,
     processed_at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     sqlx::query(
         "INSERT INTO processed_events \
          (event_id, member_id, event_type, event_time, outcome, processed_at, member_version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
     )
     .bind(event.id.to_string())
     .bind(event.member_id().to_string())
@@ -40,5 +29,5 @@ pub async fn record(
     .bind(i64::try_from(event.payload.member_version()).unwrap_or(i64::MAX))
     .execute(connection)
     .await
-    .map(|_| ())
+    .map(|result| result.rows_affected() == 1)
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::Delivery;
 use crate::{
     db::{self, parked_events::NewParkedEvent},
-    domain::{self, CancellationReason, MemberChange, MemberStatus},
+    domain::{self, CancellationReason, MemberChange, MemberStatus, ParkedEvent},
 };
 
 /// What applying an event did.
@@ -62,16 +62,6 @@ pub async fn handle(
     failure: Option<&Failure>,
     now: DateTime<Utc>,
 ) -> Result<Outcome, sqlx::Error> {
-    let position = (delivery.topic.as_str(), delivery.partition, delivery.offset);
-    if let Some(parked) =
-        db::parked_events::find_at_position(connection, position.0, position.1, position.2).await?
-    {
-        return Ok(Outcome::Parked(Failure {
-            reason: parked.reason,
-            attempts: parked.attempts,
-            first_failed_at: parked.first_failed_at,
-        }));
-    }
     let decoded = delivery.decode();
     let member_id = match &decoded {
         Ok(event) => Some(event.member_id().to_string()),
@@ -80,6 +70,29 @@ pub async fn handle(
     if let Some(member_id) = &member_id {
         db::member_streams::lock(connection, member_id).await?;
     }
+    let parked = db::parked_events::at_position_or_parked_of_member(
+        connection,
+        &delivery.topic,
+        delivery.partition,
+        delivery.offset,
+        member_id.as_deref(),
+    )
+    .await?;
+    let is_this_delivery = |event: &&ParkedEvent| {
+        (
+            event.source_topic.as_str(),
+            event.source_partition,
+            event.source_offset,
+        ) == (delivery.topic.as_str(), delivery.partition, delivery.offset)
+    };
+    // Parked by an earlier delivery of the same message: replayed or discarded since, or not.
+    if let Some(earlier) = parked.iter().find(is_this_delivery) {
+        return Ok(Outcome::Parked(Failure {
+            reason: earlier.reason.clone(),
+            attempts: earlier.attempts,
+            first_failed_at: earlier.first_failed_at,
+        }));
+    }
     let failure = match (&decoded, failure) {
         (Err(rejection), _) => Failure {
             reason: rejection.to_string(),
@@ -87,8 +100,16 @@ pub async fn handle(
             first_failed_at: now,
         },
         (Ok(_), Some(failure)) => failure.clone(),
-        (Ok(event), None) => match earlier_parked(connection, member_id.as_deref(), now).await? {
-            Some(failure) => failure,
+        (Ok(event), None) => match parked.first() {
+            Some(blocker) => Failure {
+                reason: format!(
+                    "parked behind event {}, parked earlier for member {}",
+                    blocker.id,
+                    event.member_id()
+                ),
+                attempts: 0,
+                first_failed_at: now,
+            },
             None => {
                 return apply_event(connection, event, now)
                     .await
@@ -107,23 +128,6 @@ pub async fn handle(
     )
     .await?;
     Ok(Outcome::Parked(failure))
-}
-
-/// The reason to park behind the member's earliest parked event, if it has one.
-async fn earlier_parked(
-    connection: &mut AnyConnection,
-    member_id: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<Option<Failure>, sqlx::Error> {
-    let Some(member_id) = member_id else {
-        return Ok(None);
-    };
-    let blocker = db::parked_events::first_parked_of_member(connection, member_id).await?;
-    Ok(blocker.map(|blocker| Failure {
-        reason: format!("parked behind event {blocker}, parked earlier for member {member_id}"),
-        attempts: 0,
-        first_failed_at: now,
-    }))
 }
 
 async fn park(
@@ -154,23 +158,32 @@ async fn park(
 }
 
 /// Applies `event` exactly once, however often it is delivered. The caller holds the member's
-/// stream lock, so the duplicate check holds until the event is recorded.
+/// stream lock.
 pub async fn apply_event(
     connection: &mut AnyConnection,
     event: &MemberEvent,
     now: DateTime<Utc>,
 ) -> Result<Applied, sqlx::Error> {
-    if db::processed_events::contains(connection, event.id).await? {
-        return Ok(Applied::Duplicate);
-    }
     let member_id = event.member_id();
     let known = db::member_list::find(connection, member_id).await?;
-    let applied = match domain::decide(known, &event.payload) {
+    let change = domain::decide(known, &event.payload);
+    let outcome = match change {
         MemberChange::Stale => Applied::Stale,
+        MemberChange::Activate { .. } => Applied::Activated,
+        MemberChange::Delete { .. } => Applied::Deleted {
+            reservations_cancelled: 0,
+        },
+    };
+    // Recorded first: a redelivery finds its id and has no effect.
+    if !db::processed_events::record(connection, event, outcome.outcome(), now).await? {
+        return Ok(Applied::Duplicate);
+    }
+    match change {
+        MemberChange::Stale => Ok(Applied::Stale),
         MemberChange::Activate { version } => {
             db::member_list::upsert(connection, member_id, MemberStatus::Active, version, now)
                 .await?;
-            Applied::Activated
+            Ok(Applied::Activated)
         }
         MemberChange::Delete { version } => {
             // The member row is written first: it is the lock new reservations wait on.
@@ -183,11 +196,9 @@ pub async fn apply_event(
                 now,
             )
             .await?;
-            Applied::Deleted {
+            Ok(Applied::Deleted {
                 reservations_cancelled,
-            }
+            })
         }
-    };
-    db::processed_events::record(connection, event, applied.outcome(), now).await?;
-    Ok(applied)
+    }
 }

@@ -8,8 +8,8 @@
 //!
 //! Backpressure: at most `max_in_flight` events are taken from the client and applied at once,
 //! in one transaction. While they are applied the loop takes nothing, and the client stops
-//! fetching once its own queue holds `fetch_queue_kbytes` (or `max_in_flight` messages), so a
-//! fast producer fills the topic, not this process's memory.
+//! fetching once its own queue holds `fetch_queue_kbytes` (or 8 batches of messages), so a fast
+//! producer fills the topic, not this process's memory.
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -68,14 +68,18 @@ impl MemberEventConsumer {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("fetch.wait.max.ms", settings.fetch_wait_max_ms.to_string())
+            // The client's prefetch queue: bounded by size, and by count at a few batches.
             .set(
                 "queued.min.messages",
-                settings.max_in_flight.max(1).to_string(),
+                (settings.max_in_flight.max(1) * 8).to_string(),
             )
             .set(
                 "queued.max.messages.kbytes",
                 settings.fetch_queue_kbytes.max(1).to_string(),
             )
+            // Once the queue is over those bounds, librdkafka (2.x) waits this long before it
+            // fetches again; its 1 s default showed as 1 s stalls with events waiting.
+            .set("fetch.queue.backoff.ms", "10")
             .set("session.timeout.ms", "10000")
             .create()?;
         Ok(Self {
