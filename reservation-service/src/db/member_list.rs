@@ -64,3 +64,63 @@ pub async fn upsert(
     .await
     .map(|_| ())
 }
+
+/// The known members among `member_ids`, by id.
+pub async fn find_all(
+    connection: &mut AnyConnection,
+    member_ids: &[String],
+) -> Result<std::collections::HashMap<String, KnownMember>, sqlx::Error> {
+    if member_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let sql = format!(
+        "SELECT member_id, status, version FROM known_members WHERE member_id IN ({})",
+        super::placeholders(1, member_ids.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for member_id in member_ids {
+        query = query.bind(member_id.as_str());
+    }
+    query
+        .fetch_all(connection)
+        .await?
+        .iter()
+        .map(|row| {
+            let status: String = row.try_get("status")?;
+            let known = KnownMember {
+                status: MemberStatus::parse(&status).ok_or_else(|| {
+                    sqlx::Error::Decode(format!("unknown member status {status:?}").into())
+                })?,
+                version: row.try_get("version")?,
+            };
+            Ok((row.try_get("member_id")?, known))
+        })
+        .collect()
+}
+
+/// Writes many members' new state in one statement (see [`upsert`]); one row per member.
+pub async fn upsert_all(
+    connection: &mut AnyConnection,
+    members: &[(String, KnownMember)],
+    updated_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    if members.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO known_members (member_id, status, version, updated_at) VALUES {} \
+         ON CONFLICT (member_id) DO UPDATE SET status = excluded.status, version = excluded.version, \
+         updated_at = excluded.updated_at",
+        super::row_placeholders(members.len(), 4)
+    );
+    let updated_at = format_time(updated_at);
+    let mut query = sqlx::query(&sql);
+    for (member_id, known) in members {
+        query = query
+            .bind(member_id.as_str())
+            .bind(known.status.as_str())
+            .bind(known.version)
+            .bind(updated_at.clone());
+    }
+    query.execute(connection).await.map(|_| ())
+}

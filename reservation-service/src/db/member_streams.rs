@@ -16,3 +16,27 @@ pub async fn lock(connection: &mut AnyConnection, member_id: &str) -> Result<(),
     .await
     .map(|_| ())
 }
+
+/// Locks many members' streams in one statement, in a fixed order (sorted ids), so that two
+/// transactions locking overlapping sets cannot deadlock.
+pub async fn lock_all(
+    connection: &mut AnyConnection,
+    member_ids: &[String],
+) -> Result<(), sqlx::Error> {
+    let mut sorted = member_ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if sorted.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO member_streams (member_id) VALUES {} \
+         ON CONFLICT (member_id) DO UPDATE SET member_id = excluded.member_id",
+        super::row_placeholders(sorted.len(), 1)
+    );
+    let mut query = sqlx::query(&sql);
+    for member_id in sorted {
+        query = query.bind(member_id);
+    }
+    query.execute(connection).await.map(|_| ())
+}

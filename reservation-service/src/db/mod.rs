@@ -113,3 +113,20 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
 pub fn parse_uuid(text: &str) -> Result<uuid::Uuid, sqlx::Error> {
     uuid::Uuid::from_str(text).map_err(|error| sqlx::Error::Decode(Box::new(error)))
 }
+
+/// `$first, $first+1, …` for an `IN (…)` list of `count` values: sqlx's `QueryBuilder` writes `?`
+/// placeholders for the `Any` driver, which PostgreSQL does not accept.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|index| format!("${index}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, $2), ($3, $4), …` for a multi-row `VALUES` of `rows` rows of `columns` values.
+pub fn row_placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| format!("({})", placeholders(1 + row * columns, columns)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

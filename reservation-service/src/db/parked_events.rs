@@ -181,3 +181,44 @@ fn from_row(row: &AnyRow) -> Result<ParkedEvent, sqlx::Error> {
         resolution: row.try_get("resolution")?,
     })
 }
+
+/// Whether any of these members has an event still parked, or anything was parked from one
+/// partition's offsets `from..=to`: when not, none of a batch's events needs parking logic.
+pub async fn any_parked_of_members_or_positions(
+    connection: &mut AnyConnection,
+    member_ids: &[String],
+    topic: &str,
+    offsets_by_partition: &[(i32, i64, i64)],
+) -> Result<bool, sqlx::Error> {
+    let mut conditions = Vec::new();
+    if !member_ids.is_empty() {
+        conditions.push(format!(
+            "(status = 'parked' AND member_id IN ({}))",
+            super::placeholders(2, member_ids.len())
+        ));
+    }
+    let mut next = 2 + member_ids.len();
+    for _ in offsets_by_partition {
+        conditions.push(format!(
+            "(source_topic = $1 AND source_partition = ${next} AND source_offset BETWEEN ${} AND ${})",
+            next + 1,
+            next + 2
+        ));
+        next += 3;
+    }
+    if conditions.is_empty() {
+        return Ok(false);
+    }
+    let sql = format!(
+        "SELECT 1 FROM parked_events WHERE {} LIMIT 1",
+        conditions.join(" OR ")
+    );
+    let mut query = sqlx::query(&sql).bind(topic);
+    for member_id in member_ids {
+        query = query.bind(member_id.as_str());
+    }
+    for (partition, from, to) in offsets_by_partition {
+        query = query.bind(i64::from(*partition)).bind(*from).bind(*to);
+    }
+    Ok(query.fetch_optional(connection).await?.is_some())
+}

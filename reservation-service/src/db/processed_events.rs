@@ -31,3 +31,57 @@ pub async fn record(
     .await
     .map(|result| result.rows_affected() == 1)
 }
+
+/// Which of these event ids were processed before.
+pub async fn recorded_among(
+    connection: &mut AnyConnection,
+    event_ids: &[String],
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    if event_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let sql = format!(
+        "SELECT event_id FROM processed_events WHERE event_id IN ({})",
+        super::placeholders(1, event_ids.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for event_id in event_ids {
+        query = query.bind(event_id.as_str());
+    }
+    query
+        .fetch_all(connection)
+        .await?
+        .iter()
+        .map(|row| sqlx::Row::try_get::<String, _>(row, "event_id"))
+        .collect()
+}
+
+/// Records many events as processed in one statement (see [`record`]).
+pub async fn record_all(
+    connection: &mut AnyConnection,
+    events: &[(&MemberEvent, &str)],
+    processed_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO processed_events \
+         (event_id, member_id, event_type, event_time, outcome, processed_at, member_version) \
+         VALUES {} ON CONFLICT (event_id) DO NOTHING",
+        super::row_placeholders(events.len(), 7)
+    );
+    let processed_at = format_time(processed_at);
+    let mut query = sqlx::query(&sql);
+    for (event, outcome) in events {
+        query = query
+            .bind(event.id.to_string())
+            .bind(event.member_id().to_string())
+            .bind(event.payload.type_name())
+            .bind(format_time(event.time))
+            .bind(*outcome)
+            .bind(processed_at.clone())
+            .bind(i64::try_from(event.payload.member_version()).unwrap_or(i64::MAX));
+    }
+    query.execute(connection).await.map(|_| ())
+}

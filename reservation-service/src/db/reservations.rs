@@ -154,6 +154,34 @@ pub async fn cancel_all_of_member(
     .map(|result| result.rows_affected())
 }
 
+/// Cancels the active reservations of many members in one statement; how many each lost.
+pub async fn cancel_all_of_members(
+    connection: &mut AnyConnection,
+    member_ids: &[String],
+    reason: CancellationReason,
+    cancelled_at: DateTime<Utc>,
+) -> Result<std::collections::HashMap<String, u64>, sqlx::Error> {
+    let mut cancelled = std::collections::HashMap::new();
+    if member_ids.is_empty() {
+        return Ok(cancelled);
+    }
+    let sql = format!(
+        "UPDATE reservations SET status = 'cancelled', cancellation_reason = $1, cancelled_at = $2 \
+         WHERE status = 'active' AND member_id IN ({}) RETURNING member_id",
+        super::placeholders(3, member_ids.len())
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(reason.as_str())
+        .bind(format_time(cancelled_at));
+    for member_id in member_ids {
+        query = query.bind(member_id.as_str());
+    }
+    for row in query.fetch_all(connection).await? {
+        *cancelled.entry(row.try_get("member_id")?).or_insert(0) += 1;
+    }
+    Ok(cancelled)
+}
+
 fn reservation_from_row(row: &AnyRow) -> Result<Reservation, sqlx::Error> {
     let status: String = row.try_get("status")?;
     let reason: Option<String> = row.try_get("cancellation_reason")?;

@@ -7,6 +7,7 @@ use sqlx::{AnyPool, error::DatabaseError};
 use super::{
     Delivery,
     apply::{Failure, Outcome, handle},
+    bulk::apply_all,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,16 @@ pub async fn handle_batch(
     let now = Utc::now().trunc_subsecs(6);
     // Failing to get a connection or to begin is never the events' fault.
     let mut transaction = pool.begin().await.map_err(HandleError::Transient)?;
+    if items.iter().all(|(_, failure)| failure.is_none()) {
+        let deliveries: Vec<&Delivery> = items.iter().map(|(delivery, _)| *delivery).collect();
+        if let Some(outcomes) = apply_all(&mut transaction, &deliveries, now)
+            .await
+            .map_err(classify)?
+        {
+            transaction.commit().await.map_err(classify)?;
+            return Ok(outcomes);
+        }
+    }
     let mut outcomes = Vec::with_capacity(items.len());
     for (delivery, failure) in items {
         let outcome = handle(&mut transaction, delivery, *failure, now)

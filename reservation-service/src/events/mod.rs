@@ -3,6 +3,7 @@
 
 mod apply;
 mod batch;
+mod bulk;
 mod consumer;
 mod dead_letter;
 mod delivery;
