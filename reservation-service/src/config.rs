@@ -63,7 +63,7 @@ pub struct Config {
 
     /// Most events applied at once, in one transaction. The consumer takes no more from the
     /// broker until they are applied: this bounds its memory and batches its commits.
-    #[arg(long, env = "CONSUMER_MAX_IN_FLIGHT", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, env = "CONSUMER_MAX_IN_FLIGHT", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
     pub consumer_max_in_flight: u16,
 
     /// Attempts at an event whose handling keeps failing (for a reason other than an
