@@ -99,8 +99,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tokio::spawn(telemetry::cancel_on_signal(application.shutdown_token()));
             application.run_until_stopped().await
         }
-        Command::Dlq { command } => dead_letters(&config, command).await,
+        Command::Dlq { command } => {
+            telemetry::init_for_tools();
+            dead_letters(&config, command).await
+        }
         Command::Replay(arguments) => {
+            telemetry::init_for_tools();
             let target = match (arguments.from_offset, arguments.from_time) {
                 (Some(offset), _) => RewindTarget::Offset(offset),
                 (None, Some(time)) => RewindTarget::Time(time),

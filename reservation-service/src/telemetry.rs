@@ -15,6 +15,16 @@ pub fn init(format: LogFormat) {
     };
 }
 
+/// Logging for the command-line tools: warnings and errors, to stderr, so that stdout holds only
+/// what the tool prints.
+pub fn init_for_tools() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 /// Cancels `token` on Ctrl-C or SIGTERM, which starts a graceful shutdown.
 pub async fn cancel_on_signal(token: CancellationToken) {
     let interrupt = tokio::signal::ctrl_c();

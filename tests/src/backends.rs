@@ -76,6 +76,11 @@ impl TestBroker {
         matches!(self, Self::External { .. })
     }
 
+    /// Whether the broker answers DescribeGroups: the embedded one closes the connection.
+    pub fn describes_groups(&self) -> bool {
+        matches!(self, Self::External { .. })
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Self::Embedded { broker, .. } => {

@@ -29,7 +29,13 @@ pub enum RewindError {
         "cannot commit the group's offsets: {0}. Stop every instance of the consumer group first: \
          the broker takes offsets only from a group's members while it has any"
     )]
-    GroupActive(#[source] KafkaError),
+    CommitRefused(#[source] KafkaError),
+    /// A running consumer would carry on from its own position, and commit over the rewind.
+    #[error(
+        "consumer group {group} has {members} running member(s): stop every instance of the group \
+         first, then rewind, then start them again"
+    )]
+    GroupActive { group: String, members: usize },
     #[error(transparent)]
     Kafka(#[from] KafkaError),
 }
@@ -54,6 +60,25 @@ pub fn rewind(
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()?;
+    match consumer.fetch_group_list(Some(group), timeout) {
+        Ok(groups) => {
+            if let Some(active) = groups.groups().iter().find(|found| found.name() == group)
+                && !active.members().is_empty()
+            {
+                return Err(RewindError::GroupActive {
+                    group: group.to_owned(),
+                    members: active.members().len(),
+                });
+            }
+        }
+        // Kafka itself refuses the commit below while the group has members; a broker that can
+        // neither describe groups nor refuse (the embedded one) relies on the operator.
+        Err(error) => tracing::warn!(
+            %error,
+            %group,
+            "cannot tell whether the group is running; make sure every instance is stopped"
+        ),
+    }
     let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
     let partitions: Vec<i32> = metadata
         .topics()
@@ -78,7 +103,7 @@ pub fn rewind(
     }
     consumer
         .commit(&offsets, CommitMode::Sync)
-        .map_err(RewindError::GroupActive)?;
+        .map_err(RewindError::CommitRefused)?;
     Ok(rewound)
 }
 
