@@ -189,7 +189,8 @@ impl MemberEventConsumer {
             let parking = failure
                 .as_ref()
                 .filter(|failure| failure.attempts >= self.settings.max_attempts);
-            let error = match handle_batch(&self.pool, &[(delivery, parking)]).await {
+            // How many times this has failed in a row, for the back-off.
+            let failures = match handle_batch(&self.pool, &[(delivery, parking)]).await {
                 Ok(outcomes) => {
                     return self
                         .finish(std::slice::from_ref(delivery), outcomes, shutdown)
@@ -216,7 +217,7 @@ impl MemberEventConsumer {
                 }
             };
             self.stats.record_retry();
-            if !pause(backoff(error), shutdown).await {
+            if !pause(backoff(failures), shutdown).await {
                 return false;
             }
         }
