@@ -44,27 +44,6 @@ pub async fn lock_if_active(
     .map(|result| result.rows_affected() == 1)
 }
 
-pub async fn upsert(
-    connection: &mut AnyConnection,
-    member_id: Uuid,
-    status: MemberStatus,
-    version: i64,
-    updated_at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO known_members (member_id, status, version, updated_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (member_id) DO UPDATE SET status = excluded.status, version = excluded.version, \
-         updated_at = excluded.updated_at",
-    )
-    .bind(member_id.to_string())
-    .bind(status.as_str())
-    .bind(version)
-    .bind(format_time(updated_at))
-    .execute(connection)
-    .await
-    .map(|_| ())
-}
-
 /// The known members among `member_ids`, by id.
 pub async fn find_all(
     connection: &mut AnyConnection,
@@ -98,7 +77,7 @@ pub async fn find_all(
         .collect()
 }
 
-/// Writes many members' new state in one statement (see [`upsert`]); one row per member.
+/// Writes members' new state in one statement; one row per member.
 pub async fn upsert_all(
     connection: &mut AnyConnection,
     members: &[(String, KnownMember)],

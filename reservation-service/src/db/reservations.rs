@@ -135,26 +135,7 @@ pub async fn cancel(
     .transpose()
 }
 
-/// Cancels every active reservation of a member; returns how many.
-pub async fn cancel_all_of_member(
-    connection: &mut AnyConnection,
-    member_id: Uuid,
-    reason: CancellationReason,
-    cancelled_at: DateTime<Utc>,
-) -> Result<u64, sqlx::Error> {
-    sqlx::query(
-        "UPDATE reservations SET status = 'cancelled', cancellation_reason = $2, cancelled_at = $3 \
-         WHERE member_id = $1 AND status = 'active'",
-    )
-    .bind(member_id.to_string())
-    .bind(reason.as_str())
-    .bind(format_time(cancelled_at))
-    .execute(connection)
-    .await
-    .map(|result| result.rows_affected())
-}
-
-/// Cancels the active reservations of many members in one statement; how many each lost.
+/// Cancels the active reservations of members in one statement; how many each lost.
 pub async fn cancel_all_of_members(
     connection: &mut AnyConnection,
     member_ids: &[String],

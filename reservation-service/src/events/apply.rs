@@ -1,6 +1,8 @@
 //! Applying member events. Everything one delivery does happens in the caller's transaction:
 //! the member list, the cancellations, the record of the event id, or parking it.
 
+use std::collections::{BTreeMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use event_schema::MemberEvent;
 use sqlx::AnyConnection;
@@ -9,7 +11,7 @@ use uuid::Uuid;
 use super::Delivery;
 use crate::{
     db::{self, parked_events::NewParkedEvent},
-    domain::{self, CancellationReason, MemberChange, MemberStatus, ParkedEvent},
+    domain::{self, CancellationReason, KnownMember, MemberChange, MemberStatus, ParkedEvent},
 };
 
 /// What applying an event did.
@@ -164,41 +166,119 @@ pub async fn apply_event(
     event: &MemberEvent,
     now: DateTime<Utc>,
 ) -> Result<Applied, sqlx::Error> {
-    let member_id = event.member_id();
-    let known = db::member_list::find(connection, member_id).await?;
-    let change = domain::decide(known, &event.payload);
-    let outcome = match change {
-        MemberChange::Stale => Applied::Stale,
-        MemberChange::Activate { .. } => Applied::Activated,
-        MemberChange::Delete { .. } => Applied::Deleted {
-            reservations_cancelled: 0,
-        },
-    };
-    // Recorded first: a redelivery finds its id and has no effect.
-    if !db::processed_events::record(connection, event, outcome.outcome(), now).await? {
-        return Ok(Applied::Duplicate);
-    }
-    match change {
-        MemberChange::Stale => Ok(Applied::Stale),
-        MemberChange::Activate { version } => {
-            db::member_list::upsert(connection, member_id, MemberStatus::Active, version, now)
-                .await?;
-            Ok(Applied::Activated)
+    let mut applied = apply_events(connection, std::slice::from_ref(event), now).await?;
+    // One event in, one outcome out.
+    Ok(applied.pop().unwrap_or(Applied::Duplicate))
+}
+
+/// Applies `events` in order, each exactly once, in a handful of statements however many there
+/// are; one outcome per event. The caller holds the stream lock of every member concerned, so
+/// nothing else changes them meanwhile: the member list is decided in memory, event after event,
+/// from what the database held at the start, then written.
+pub async fn apply_events(
+    connection: &mut AnyConnection,
+    events: &[MemberEvent],
+    now: DateTime<Utc>,
+) -> Result<Vec<Applied>, sqlx::Error> {
+    let member_ids = unique_member_ids(events);
+    let event_ids: Vec<String> = events.iter().map(|event| event.id.to_string()).collect();
+    let recorded = db::processed_events::recorded_among(connection, &event_ids).await?;
+    let mut known = db::member_list::find_all(connection, &member_ids).await?;
+
+    let mut seen = HashSet::new();
+    let mut outcomes = Vec::with_capacity(events.len());
+    let mut records = Vec::with_capacity(events.len());
+    let mut changed = BTreeMap::new();
+    let mut deleted = Vec::new();
+    for event in events {
+        let event_id = event.id.to_string();
+        if recorded.contains(&event_id) || !seen.insert(event_id) {
+            outcomes.push(Applied::Duplicate);
+            continue;
         }
-        MemberChange::Delete { version } => {
-            // The member row is written first: it is the lock new reservations wait on.
-            db::member_list::upsert(connection, member_id, MemberStatus::Deleted, version, now)
-                .await?;
-            let reservations_cancelled = db::reservations::cancel_all_of_member(
-                connection,
-                member_id,
-                CancellationReason::MemberDeleted,
-                now,
-            )
-            .await?;
-            Ok(Applied::Deleted {
-                reservations_cancelled,
-            })
+        let member_id = event.member_id().to_string();
+        let applied = match domain::decide(known.get(&member_id).copied(), &event.payload) {
+            MemberChange::Stale => Applied::Stale,
+            MemberChange::Activate { version } => {
+                let member = KnownMember {
+                    status: MemberStatus::Active,
+                    version,
+                };
+                known.insert(member_id.clone(), member);
+                changed.insert(member_id, member);
+                Applied::Activated
+            }
+            MemberChange::Delete { version } => {
+                let member = KnownMember {
+                    status: MemberStatus::Deleted,
+                    version,
+                };
+                known.insert(member_id.clone(), member);
+                changed.insert(member_id.clone(), member);
+                deleted.push(member_id);
+                Applied::Deleted {
+                    reservations_cancelled: 0,
+                }
+            }
+        };
+        records.push((event, applied.outcome()));
+        outcomes.push(applied);
+    }
+    write(
+        connection,
+        &records,
+        changed,
+        &deleted,
+        events,
+        &mut outcomes,
+        now,
+    )
+    .await?;
+    Ok(outcomes)
+}
+
+/// The writes: records, the member list (the lock new reservations wait on), then the
+/// cancellations.
+async fn write(
+    connection: &mut AnyConnection,
+    records: &[(&MemberEvent, &str)],
+    changed: BTreeMap<String, KnownMember>,
+    deleted: &[String],
+    events: &[MemberEvent],
+    outcomes: &mut [Applied],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    db::processed_events::record_all(connection, records, now).await?;
+    let changed: Vec<(String, KnownMember)> = changed.into_iter().collect();
+    db::member_list::upsert_all(connection, &changed, now).await?;
+    let cancelled = db::reservations::cancel_all_of_members(
+        connection,
+        deleted,
+        CancellationReason::MemberDeleted,
+        now,
+    )
+    .await?;
+    for (event, outcome) in events.iter().zip(outcomes.iter_mut()) {
+        if let Applied::Deleted {
+            reservations_cancelled,
+        } = outcome
+        {
+            *reservations_cancelled = cancelled
+                .get(&event.member_id().to_string())
+                .copied()
+                .unwrap_or_default();
         }
     }
+    Ok(())
+}
+
+/// The members of `events`, each once, sorted (the order their locks are taken in).
+pub(super) fn unique_member_ids(events: &[MemberEvent]) -> Vec<String> {
+    let mut member_ids: Vec<String> = events
+        .iter()
+        .map(|event| event.member_id().to_string())
+        .collect();
+    member_ids.sort_unstable();
+    member_ids.dedup();
+    member_ids
 }

@@ -1,22 +1,17 @@
 //! The common case of a batch in a handful of statements, whatever its size: every event
 //! decodes, none of their members has an event parked, none of them was parked before. Anything
 //! else goes event by event ([`super::apply::handle`]) in the same transaction.
-//!
-//! The effect is the same as applying the events one by one in order: the member list is
-//! decided in memory, event after event, from what the database held at the start; every
-//! member's stream is locked first, so nothing else changes those members meanwhile.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use event_schema::MemberEvent;
 use sqlx::AnyConnection;
 
-use super::{Applied, Delivery, Outcome};
-use crate::{
-    db,
-    domain::{self, CancellationReason, KnownMember, MemberChange, MemberStatus},
+use super::{
+    Delivery, Outcome,
+    apply::{apply_events, unique_member_ids},
 };
+use crate::db;
 
 /// Applies every delivery, or returns `None` (having changed nothing but taking the members'
 /// locks) when one of them needs the event-by-event path.
@@ -48,105 +43,8 @@ pub async fn apply_all(
     {
         return Ok(None);
     }
-    let event_ids: Vec<String> = events.iter().map(|event| event.id.to_string()).collect();
-    let recorded = db::processed_events::recorded_among(connection, &event_ids).await?;
-    let mut known = db::member_list::find_all(connection, &member_ids).await?;
-
-    let mut seen = HashSet::new();
-    let mut outcomes = Vec::with_capacity(events.len());
-    let mut records = Vec::with_capacity(events.len());
-    let mut changed = BTreeMap::new();
-    let mut deleted = Vec::new();
-    for event in &events {
-        let event_id = event.id.to_string();
-        if recorded.contains(&event_id) || !seen.insert(event_id) {
-            outcomes.push(Applied::Duplicate);
-            continue;
-        }
-        let member_id = event.member_id().to_string();
-        let applied = match domain::decide(known.get(&member_id).copied(), &event.payload) {
-            MemberChange::Stale => Applied::Stale,
-            MemberChange::Activate { version } => {
-                let member = KnownMember {
-                    status: MemberStatus::Active,
-                    version,
-                };
-                known.insert(member_id.clone(), member);
-                changed.insert(member_id, member);
-                Applied::Activated
-            }
-            MemberChange::Delete { version } => {
-                let member = KnownMember {
-                    status: MemberStatus::Deleted,
-                    version,
-                };
-                known.insert(member_id.clone(), member);
-                changed.insert(member_id.clone(), member);
-                deleted.push(member_id);
-                Applied::Deleted {
-                    reservations_cancelled: 0,
-                }
-            }
-        };
-        records.push((event, applied.outcome()));
-        outcomes.push(applied);
-    }
-    write(
-        connection,
-        &records,
-        changed,
-        &deleted,
-        &events,
-        &mut outcomes,
-        now,
-    )
-    .await?;
-    Ok(Some(outcomes.into_iter().map(Outcome::Applied).collect()))
-}
-
-/// The writes, in the order the event-by-event path makes them: records, the member list (the
-/// lock new reservations wait on), then the cancellations.
-async fn write(
-    connection: &mut AnyConnection,
-    records: &[(&MemberEvent, &str)],
-    changed: BTreeMap<String, KnownMember>,
-    deleted: &[String],
-    events: &[MemberEvent],
-    outcomes: &mut [Applied],
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    db::processed_events::record_all(connection, records, now).await?;
-    let changed: Vec<(String, KnownMember)> = changed.into_iter().collect();
-    db::member_list::upsert_all(connection, &changed, now).await?;
-    let cancelled = db::reservations::cancel_all_of_members(
-        connection,
-        deleted,
-        CancellationReason::MemberDeleted,
-        now,
-    )
-    .await?;
-    for (event, outcome) in events.iter().zip(outcomes.iter_mut()) {
-        if let Applied::Deleted {
-            reservations_cancelled,
-        } = outcome
-        {
-            *reservations_cancelled = cancelled
-                .get(&event.member_id().to_string())
-                .copied()
-                .unwrap_or_default();
-        }
-    }
-    Ok(())
-}
-
-fn unique_member_ids(events: &[MemberEvent]) -> Vec<String> {
-    let mut member_ids: Vec<String> = events
-        .iter()
-        .map(|event| event.member_id().to_string())
-        .collect();
-    member_ids.sort_unstable();
-    member_ids.dedup();
-    member_ids
+    let applied = apply_events(connection, &events, now).await?;
+    Ok(Some(applied.into_iter().map(Outcome::Applied).collect()))
 }
 
 /// Per partition of the batch, its lowest and highest offset.
