@@ -290,6 +290,11 @@ impl TestSystem {
     }
 
     pub async fn consumer_stats(&self) -> StatsSnapshot {
+        serde_json::from_value(self.consumer_view().await).expect("consumer stats json")
+    }
+
+    /// All of `GET /consumer`: stats, assigned partitions, lag.
+    pub async fn consumer_view(&self) -> Value {
         self.http
             .get(self.reservation_url("/consumer"))
             .send()
@@ -297,7 +302,7 @@ impl TestSystem {
             .expect("GET /consumer")
             .json()
             .await
-            .expect("consumer stats json")
+            .expect("consumer json")
     }
 
     /// Publishes raw bytes to the member-events topic, as a faulty or replaying producer would.

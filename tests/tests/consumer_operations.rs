@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use reservation_service::events::rewind::{self, RewindError, RewindTarget};
-use serde_json::Value;
 use sqlx::Executor;
 use system_tests::{TestSystem, eventually, faults, system::DEADLINE};
 
@@ -24,19 +23,7 @@ async fn rewinding_the_group_rebuilds_the_member_list_after_restoring_an_old_bac
         .expect("forget events");
     pool.close().await;
 
-    let config = system.reservation_config_mut().clone();
-    let bootstrap_servers = system.broker.bootstrap_servers();
-    let rewound = tokio::task::spawn_blocking(move || {
-        rewind::rewind(
-            &bootstrap_servers,
-            &config.consumer_group,
-            &config.member_events_topic,
-            RewindTarget::Offset(0),
-        )
-    })
-    .await
-    .expect("rewind task")
-    .expect("rewind");
+    let rewound = rewind_to_start(&mut system).await.expect("rewind");
     assert_eq!(rewound.len(), 3, "{rewound:?}");
     assert!(rewound.iter().all(|partition| partition.offset == 0));
 
@@ -60,18 +47,7 @@ async fn rewinding_a_running_group_is_refused() {
         return;
     }
     system.register_known_member().await;
-    let config = system.reservation_config_mut().clone();
-    let bootstrap_servers = system.broker.bootstrap_servers();
-    let refused = tokio::task::spawn_blocking(move || {
-        rewind::rewind(
-            &bootstrap_servers,
-            &config.consumer_group,
-            &config.member_events_topic,
-            RewindTarget::Offset(0),
-        )
-    })
-    .await
-    .expect("rewind task");
+    let refused = rewind_to_start(&mut system).await;
     assert!(
         matches!(refused, Err(RewindError::GroupActive { members: 1, .. })),
         "{refused:?}"
@@ -86,7 +62,7 @@ async fn the_consumer_applies_at_most_its_bound_at_once_and_shows_its_lag() {
     system.start_reservation_service().await;
     // Assigned before the burst, so lag is measured against this consumer's partitions.
     eventually("partitions to be assigned", DEADLINE, || async {
-        let view = consumer_view(&system).await;
+        let view = system.consumer_view().await;
         (view["assigned_partitions"].as_array().map_or(0, Vec::len) == 3).then_some(())
     })
     .await;
@@ -96,7 +72,7 @@ async fn the_consumer_applies_at_most_its_bound_at_once_and_shows_its_lag() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let members = futures::future::join_all((0..40).map(|_| system.register_member())).await;
         let lagging = eventually("lag to show on /consumer", DEADLINE, || async {
-            let view = consumer_view(&system).await;
+            let view = system.consumer_view().await;
             (view["total_lag"].as_i64() > Some(0)).then_some(view)
         })
         .await;
@@ -114,7 +90,7 @@ async fn the_consumer_applies_at_most_its_bound_at_once_and_shows_its_lag() {
         system.wait_until_known(*member).await;
     }
     let drained = eventually("lag to drain", DEADLINE, || async {
-        let view = consumer_view(&system).await;
+        let view = system.consumer_view().await;
         (view["total_lag"].as_i64() == Some(0)).then_some(view)
     })
     .await;
@@ -123,14 +99,20 @@ async fn the_consumer_applies_at_most_its_bound_at_once_and_shows_its_lag() {
     assert_eq!(drained["applied"], 40, "{drained}");
 }
 
-async fn consumer_view(system: &TestSystem) -> Value {
-    system
-        .http
-        .get(system.reservation_url("/consumer"))
-        .send()
-        .await
-        .expect("GET /consumer")
-        .json()
-        .await
-        .expect("consumer json")
+/// `reservation-service replay --from-offset 0` for the system's group and topic.
+async fn rewind_to_start(
+    system: &mut TestSystem,
+) -> Result<Vec<rewind::RewoundPartition>, RewindError> {
+    let config = system.reservation_config_mut().clone();
+    let bootstrap_servers = system.broker.bootstrap_servers();
+    tokio::task::spawn_blocking(move || {
+        rewind::rewind(
+            &bootstrap_servers,
+            &config.consumer_group,
+            &config.member_events_topic,
+            RewindTarget::Offset(0),
+        )
+    })
+    .await
+    .expect("rewind task")
 }
