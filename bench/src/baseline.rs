@@ -9,10 +9,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sqlx::{
-    AnyPool, Executor,
-    any::{AnyPoolOptions, install_default_drivers},
-};
+use secrecy::SecretString;
+use sqlx::{AnyPool, Executor};
 use uuid::Uuid;
 
 use crate::{error::BenchError, statistics, system::ScratchDatabase};
@@ -79,30 +77,19 @@ async fn insert_one(pool: &AnyPool) -> Result<(), BenchError> {
         .map_err(BenchError::database("a raw single-row commit"))
 }
 
+/// member-service's own pool on the scratch database: the same driver, pool size and (for
+/// SQLite) pragmas and single connection as the write path it is compared with. On SQLite the
+/// scratch file also gets member-service's (empty) tables; they are not written.
 async fn connect(database: &ScratchDatabase, concurrency: usize) -> Result<AnyPool, BenchError> {
-    install_default_drivers();
-    match database {
-        ScratchDatabase::Postgres { url } => AnyPoolOptions::new()
-            .max_connections(concurrency as u32)
-            .connect(url)
-            .await
-            .map_err(BenchError::database("the PostgreSQL scratch database")),
-        // One connection, as member-service uses for SQLite: concurrent clients queue for it.
-        ScratchDatabase::Sqlite { path } => AnyPoolOptions::new()
-            .max_connections(1)
-            .after_connect(|connection, _| {
-                Box::pin(async move {
-                    connection
-                        .execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA busy_timeout = 5000;",
-                        )
-                        .await?;
-                    Ok(())
-                })
-            })
-            .connect(&format!("sqlite://{}?mode=rwc", path.display()))
-            .await
-            .map_err(BenchError::database("the SQLite scratch database")),
-    }
+    let (url, what) = match database {
+        ScratchDatabase::Postgres { url } => (url.clone(), "the PostgreSQL scratch database"),
+        ScratchDatabase::Sqlite { path } => (
+            format!("sqlite://{}", path.display()),
+            "the SQLite scratch database",
+        ),
+    };
+    let max_connections = u32::try_from(concurrency).unwrap_or(u32::MAX);
+    member_service::db::connect(&SecretString::from(url), max_connections)
+        .await
+        .map_err(BenchError::database(what))
 }
