@@ -76,6 +76,23 @@ pub struct Config {
     #[arg(long, env = "KAFKA_FETCH_QUEUE_KBYTES", default_value_t = 1024)]
     pub kafka_fetch_queue_kbytes: u32,
 
+    /// How long the group may take to notice that a member died (Kafka's `session.timeout.ms`;
+    /// the broker bounds it, 6 s to 30 min by default). A killed replica's partitions wait this
+    /// long before another takes them over.
+    #[arg(long, env = "KAFKA_SESSION_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub kafka_session_timeout_ms: u32,
+
+    /// Static group membership (`group.instance.id`): a stable name per replica, unique within
+    /// the group. A replica restarted under the same name takes its old partitions back at once,
+    /// without a rebalance; unset, every start joins as a new member.
+    #[arg(long, env = "KAFKA_GROUP_INSTANCE_ID")]
+    pub kafka_group_instance_id: Option<String>,
+
+    /// How long the consumer may hold no partitions while its topic has some, or have lag and
+    /// apply nothing, before the service reports itself not ready (and logs a warning).
+    #[arg(long, env = "CONSUMER_STALL_GRACE_MS", default_value_t = 20_000)]
+    pub consumer_stall_grace_ms: u64,
+
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }

@@ -1,6 +1,6 @@
 //! Wiring: database, consumer and HTTP server, stopped together by one token.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use sqlx::AnyPool;
@@ -9,7 +9,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     Config, db,
-    events::{ConsumerSettings, ConsumerStats, DeadLetterQueue, MemberEventConsumer},
+    events::{
+        ConsumerHealth, ConsumerSettings, ConsumerStats, DeadLetterQueue, HealthMonitor,
+        HealthSettings, MemberEventConsumer,
+    },
     http::{self, AppState},
 };
 
@@ -17,6 +20,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     consumer: MemberEventConsumer,
+    monitor: HealthMonitor,
     shutdown: CancellationToken,
 }
 
@@ -44,6 +48,8 @@ impl Application {
                 max_in_flight: usize::from(config.consumer_max_in_flight),
                 max_attempts: config.consumer_max_attempts,
                 fetch_queue_kbytes: config.kafka_fetch_queue_kbytes,
+                session_timeout_ms: config.kafka_session_timeout_ms,
+                group_instance_id: config.kafka_group_instance_id.clone(),
             },
             pool.clone(),
             dead_letters,
@@ -53,15 +59,28 @@ impl Application {
         let listener = TcpListener::bind(config.listen_address)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen_address))?;
+        let health = Arc::new(ConsumerHealth::default());
+        let monitor = HealthMonitor {
+            probe: consumer.probe(),
+            pool: pool.clone(),
+            stats: stats.clone(),
+            health: health.clone(),
+            settings: HealthSettings {
+                stall_grace: Duration::from_millis(config.consumer_stall_grace_ms),
+                check_interval: Duration::from_secs(1),
+            },
+        };
         let state = AppState {
             pool,
-            consumer: consumer.probe(),
+            consumer: Some(consumer.probe()),
             stats,
+            health,
         };
         Ok(Self {
             listener,
             state,
             consumer,
+            monitor,
             shutdown: CancellationToken::new(),
         })
     }
@@ -90,6 +109,7 @@ impl Application {
         let address = self.listener.local_addr()?;
         tracing::info!(%address, "reservation-service listening");
         let shutdown = self.shutdown.clone();
+        let stats = self.state.stats.clone();
         let server = async {
             let served = axum::serve(self.listener, http::router(self.state))
                 .with_graceful_shutdown(async move { shutdown.cancelled().await })
@@ -99,7 +119,15 @@ impl Application {
             self.shutdown.cancel();
             served
         };
-        let ((), served) = tokio::join!(self.consumer.run(self.shutdown.clone()), server);
+        let consumer = async {
+            self.consumer.run(self.shutdown.clone()).await;
+            stats.record_stopped();
+        };
+        let ((), (), served) = tokio::join!(
+            consumer,
+            self.monitor.run(self.shutdown.clone()),
+            server
+        );
         served?;
         tracing::info!("reservation-service stopped");
         Ok(())

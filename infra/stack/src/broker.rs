@@ -13,7 +13,7 @@ use std::{
 };
 
 use tansu_broker::{broker::Broker, coordinator::group::administrator::Controller};
-use tansu_storage::StorageContainer;
+use tansu_storage::{GroupDetail, GroupState, Storage, StorageContainer, UpdateError};
 use tokio::{net::TcpStream, task::JoinHandle, time::Instant};
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -91,6 +91,7 @@ impl EmbeddedBroker {
             .build()
             .await
             .map_err(|error| BrokerError::Start(error.to_string()))?;
+        forget_group_members(&storage).await?;
         let groups = Controller::with_storage(storage.clone())
             .map_err(|error| BrokerError::Start(error.to_string()))?;
         let mut broker = Broker::new(
@@ -162,6 +163,58 @@ impl Drop for EmbeddedBroker {
         }
         self.storage_shutdown.cancel();
     }
+}
+
+/// Works around tansu 0.6 keeping a dead process's group members across a restart.
+///
+/// tansu stores each consumer group's members, leader and generation with the group. After a
+/// crash (`kill -9`), the restarted broker loads them as if they were alive: the new consumer
+/// joins a group whose leader is the dead member, that leader is dropped after its session
+/// timeout, and no new leader is ever chosen, so the group never assigns a partition (seen as
+/// `assigned_partitions: []` for good). A clean stop does not leave this behind, because the
+/// consumers leave the group first. Kafka itself treats loaded members as unconfirmed and
+/// rebalances without the dead ones.
+///
+/// Before serving, every group's membership is therefore forgotten: members rejoin (a live
+/// client of another process gets `UNKNOWN_MEMBER_ID` and rejoins at once). Committed offsets
+/// are stored apart from the membership and are kept, so nothing is consumed twice or skipped.
+async fn forget_group_members(storage: &StorageContainer) -> Result<(), BrokerError> {
+    let start = |error: &dyn std::fmt::Display| BrokerError::Start(error.to_string());
+    let groups = storage
+        .list_groups(None)
+        .await
+        .map_err(|error| start(&error))?;
+    for group in groups {
+        let group_id = group.group_id;
+        // Asking to create the group answers with what is stored and its version.
+        let (current, version) = match storage
+            .update_group(&group_id, GroupDetail::default(), None)
+            .await
+        {
+            Err(UpdateError::Outdated { current, version }) => (*current, version),
+            // Nothing was stored for it: the default just written is already empty.
+            Ok(_) => continue,
+            Err(error) => return Err(start(&format!("group {group_id}: {error:?}"))),
+        };
+        if current.members.is_empty() {
+            continue;
+        }
+        let forgotten = GroupDetail {
+            members: Default::default(),
+            state: GroupState::Forming {
+                protocol_type: current.state.protocol_type(),
+                protocol_name: None,
+                leader: None,
+            },
+            ..current
+        };
+        storage
+            .update_group(&group_id, forgotten, Some(version))
+            .await
+            .map_err(|error| start(&format!("group {group_id}: {error:?}")))?;
+        tracing::info!(%group_id, "embedded broker: forgot the members of the previous run");
+    }
+    Ok(())
 }
 
 async fn wait_until_listening(address: SocketAddr) -> Result<(), BrokerError> {

@@ -1,12 +1,14 @@
 //! The local run: the whole system in one process, speaking the real Kafka protocol over TCP.
 //!
 //! - [`broker`]: an embedded Kafka-compatible broker (tansu, SQLite storage).
+//! - [`cli`]: the `stack` command: the local run, and `events tail`.
 //! - [`gate`]: a TCP gate that takes a server off the network and back, for outage tests.
 //! - [`tail`]: `events tail`, a consumer group of its own that prints every event.
 //! - [`topics`]: creating the topics through the Kafka admin API, as against any Kafka.
 //! - [`walkthrough`]: what the stack prints when it is up.
 
 pub mod broker;
+pub mod cli;
 pub mod gate;
 pub mod tail;
 pub mod topics;

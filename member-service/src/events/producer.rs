@@ -30,6 +30,10 @@ pub fn create_producer(config: &Config) -> KafkaResult<FutureProducer> {
             "message.timeout.ms",
             config.kafka_message_timeout_ms.to_string(),
         )
+        // librdkafka backs reconnects off up to 10 s by default, so publishing would resume up
+        // to 10 s after the broker is back; 1 s keeps that bound short at little cost.
+        .set("reconnect.backoff.ms", "100")
+        .set("reconnect.backoff.max.ms", "1000")
         .create()
 }
 

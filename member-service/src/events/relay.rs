@@ -215,8 +215,10 @@ async fn send_in_order(
     (acknowledged, failure)
 }
 
-/// Exponential back-off with full jitter, 100 ms doubling to at most 5 s.
+/// Exponential back-off with jitter, 100 ms doubling to at most 1 s. A failed round already
+/// waited up to the message timeout; a longer pause would only delay the recovery after an
+/// outage (publishing resumes within about a second of the broker's return).
 fn backoff(failures: u32) -> Duration {
-    let ceiling_ms = 100u64.saturating_mul(1 << failures.min(6)).min(5_000);
+    let ceiling_ms = 100u64.saturating_mul(1 << failures.min(6)).min(1_000);
     Duration::from_millis(rand::rng().random_range(ceiling_ms / 2..=ceiling_ms))
 }

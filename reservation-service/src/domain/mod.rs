@@ -3,10 +3,12 @@
 
 mod member_list;
 mod parked;
+mod readiness;
 mod reservation;
 
 pub use member_list::{KnownMember, MemberChange, MemberStatus, decide};
 pub use parked::{ParkedEvent, ParkedStatus};
+pub use readiness::{ConsumerObservation, NotReady, assess};
 pub use reservation::{
     CancellationReason, NewReservation, Reservation, ReservationStatus, ValidationError,
 };

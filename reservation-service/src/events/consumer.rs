@@ -43,6 +43,9 @@ pub struct ConsumerSettings {
     pub max_attempts: u32,
     /// What the client may hold fetched ahead of the loop, per partition.
     pub fetch_queue_kbytes: u32,
+    pub session_timeout_ms: u32,
+    /// Static membership: a restarted replica with the same id takes its partitions back.
+    pub group_instance_id: Option<String>,
 }
 
 pub struct MemberEventConsumer {
@@ -60,7 +63,8 @@ impl MemberEventConsumer {
         dead_letters: DeadLetterQueue,
         stats: Arc<ConsumerStats>,
     ) -> KafkaResult<Self> {
-        let consumer: StreamConsumer = ClientConfig::new()
+        let mut config = ClientConfig::new();
+        config
             .set("bootstrap.servers", &settings.bootstrap_servers)
             .set("group.id", &settings.group)
             .set("client.id", "reservation-service")
@@ -80,8 +84,19 @@ impl MemberEventConsumer {
             // Once the queue is over those bounds, librdkafka (2.x) waits this long before it
             // fetches again; its 1 s default showed as 1 s stalls with events waiting.
             .set("fetch.queue.backoff.ms", "10")
-            .set("session.timeout.ms", "10000")
-            .create()?;
+            .set("session.timeout.ms", settings.session_timeout_ms.to_string())
+            .set(
+                "heartbeat.interval.ms",
+                (settings.session_timeout_ms / 3).max(1).to_string(),
+            )
+            // librdkafka backs off reconnects up to 10 s by default: after a broker outage the
+            // consumer would come back up to 10 s after the broker did.
+            .set("reconnect.backoff.ms", "100")
+            .set("reconnect.backoff.max.ms", "1000");
+        if let Some(instance) = &settings.group_instance_id {
+            config.set("group.instance.id", instance);
+        }
+        let consumer: StreamConsumer = config.create()?;
         Ok(Self {
             consumer: ClosedOnItsOwnThread(Some(Arc::new(consumer))),
             settings: settings.clone(),

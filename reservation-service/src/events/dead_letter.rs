@@ -44,6 +44,9 @@ impl DeadLetterQueue {
             .set("max.in.flight.requests.per.connection", in_flight)
             .set("acks", "all")
             .set("message.timeout.ms", "10000")
+            // As the consumer: reconnect within a second of the broker's return.
+            .set("reconnect.backoff.ms", "100")
+            .set("reconnect.backoff.max.ms", "1000")
             .create()?;
         Ok(Self {
             producer,

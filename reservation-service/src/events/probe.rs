@@ -46,16 +46,20 @@ impl ConsumerProbe {
         }
     }
 
-    /// Whether the broker answers this consumer.
-    pub async fn check(&self) -> Result<(), String> {
+    /// Whether the broker answers this consumer, and how many partitions its topic has.
+    pub async fn check(&self) -> Result<usize, String> {
         let probe = self.clone();
         // fetch_metadata blocks the calling thread.
         tokio::task::spawn_blocking(move || {
-            probe
+            let metadata = probe
                 .running()?
                 .fetch_metadata(Some(&probe.topic), Duration::from_secs(2))
-                .map(|_| ())
-                .map_err(|error| error.to_string())
+                .map_err(|error| error.to_string())?;
+            Ok(metadata
+                .topics()
+                .iter()
+                .map(|topic| topic.partitions().len())
+                .sum())
         })
         .await
         .map_err(|error| error.to_string())?

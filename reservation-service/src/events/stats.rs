@@ -23,6 +23,7 @@ pub struct ConsumerStats {
     batches: AtomicU64,
     in_flight: AtomicU64,
     failing: AtomicBool,
+    stopped: AtomicBool,
     /// Per partition, the offset of the next event to apply: where lag is measured from.
     next_offsets: Mutex<BTreeMap<i32, i64>>,
 }
@@ -41,6 +42,8 @@ pub struct StatsSnapshot {
     pub in_flight: u64,
     /// The last attempt to apply an event failed and is being retried.
     pub failing: bool,
+    /// The consumer loop has ended.
+    pub stopped: bool,
 }
 
 impl ConsumerStats {
@@ -93,6 +96,11 @@ impl ConsumerStats {
         self.retries.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The consumer loop has ended, for good: readiness reports it.
+    pub fn record_stopped(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
             applied: self.applied.load(Ordering::Relaxed),
@@ -104,6 +112,7 @@ impl ConsumerStats {
             batches: self.batches.load(Ordering::Relaxed),
             in_flight: self.in_flight.load(Ordering::Relaxed),
             failing: self.failing.load(Ordering::Relaxed),
+            stopped: self.stopped.load(Ordering::Relaxed),
         }
     }
 }

@@ -1,12 +1,12 @@
-//! `/health` (the process answers), `/ready` (its database and broker answer) and `/consumer`
-//! (what the member-event consumer has done).
+//! `/health` (the process answers), `/ready` (its database and broker answer and its consumer
+//! makes progress) and `/consumer` (what the member-event consumer has done).
 
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde::Serialize;
 
 use super::AppState;
 use crate::{
-    db,
+    domain::NotReady,
     events::{PartitionLag, StatsSnapshot},
 };
 
@@ -17,13 +17,25 @@ pub fn router() -> Router<AppState> {
         .route("/consumer", get(consumer))
 }
 
+/// Answered from the background check's last result, never from a round trip: readiness
+/// probes get their answer at once, also while a dependency hangs. Errors are named, not
+/// quoted (the driver's text is in the log).
 #[derive(Serialize)]
 struct Readiness {
     status: &'static str,
-    database: String,
-    broker: String,
-    /// The consumer is retrying an event it could not apply.
-    consumer_failing: bool,
+    database: &'static str,
+    broker: &'static str,
+    /// `running`, `retrying` (an event or the database keeps failing) or `stopped`.
+    consumer: &'static str,
+    /// Why it is not ready; empty when it is.
+    reasons: Vec<Reason>,
+}
+
+#[derive(Serialize)]
+struct Reason {
+    #[serde(flatten)]
+    kind: NotReady,
+    detail: String,
 }
 
 #[derive(Serialize)]
@@ -43,15 +55,33 @@ async fn health() -> Json<serde_json::Value> {
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let database = db::ping(&state.pool).await;
-    let broker = state.consumer.check().await;
-    let consumer_failing = state.stats.snapshot().failing;
-    let ready = database.is_ok() && broker.is_ok() && !consumer_failing;
+    let report = state.health.report();
+    let label = |result: &Option<Result<(), String>>| match result {
+        None => "unknown",
+        Some(Ok(())) => "ok",
+        Some(Err(_)) => "unavailable",
+    };
+    let stats = state.stats.snapshot();
+    let ready = report.not_ready.is_empty();
     let body = Readiness {
         status: if ready { "ready" } else { "degraded" },
-        database: database.map_or_else(|error| error.to_string(), |()| "ok".to_owned()),
-        broker: broker.map_or_else(|error| error, |()| "ok".to_owned()),
-        consumer_failing,
+        database: label(&report.observation.database),
+        broker: label(&report.observation.broker),
+        consumer: if stats.stopped {
+            "stopped"
+        } else if stats.failing {
+            "retrying"
+        } else {
+            "running"
+        },
+        reasons: report
+            .not_ready
+            .into_iter()
+            .map(|kind| Reason {
+                detail: kind.to_string(),
+                kind,
+            })
+            .collect(),
     };
     let status = if ready {
         StatusCode::OK
@@ -62,13 +92,16 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
 }
 
 async fn consumer(State(state): State<AppState>) -> Json<ConsumerView> {
-    let (lag, lag_error) = match state.consumer.lag().await {
-        Ok(lag) => (lag, None),
-        Err(error) => (Vec::new(), Some(error)),
+    let (lag, lag_error, assigned_partitions) = match &state.consumer {
+        Some(probe) => match probe.lag().await {
+            Ok(lag) => (lag, None, probe.assigned_partitions()),
+            Err(error) => (Vec::new(), Some(error), probe.assigned_partitions()),
+        },
+        None => (Vec::new(), Some("no consumer".to_owned()), Vec::new()),
     };
     Json(ConsumerView {
         stats: state.stats.snapshot(),
-        assigned_partitions: state.consumer.assigned_partitions(),
+        assigned_partitions,
         total_lag: lag.iter().map(|partition| partition.lag).sum(),
         lag,
         lag_error,

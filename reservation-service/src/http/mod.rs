@@ -12,14 +12,17 @@ use axum::Router;
 use sqlx::AnyPool;
 use tower_http::trace::TraceLayer;
 
-use crate::events::{ConsumerProbe, ConsumerStats};
+use crate::events::{ConsumerHealth, ConsumerProbe, ConsumerStats};
 pub use problem::ApiError;
 
 #[derive(Clone)]
 pub struct AppState {
     pub pool: AnyPool,
-    pub consumer: ConsumerProbe,
+    /// Live access to the consumer, for `/consumer`; `None` where the router runs without one.
+    pub consumer: Option<ConsumerProbe>,
     pub stats: Arc<ConsumerStats>,
+    /// What the background health check last found, for `/ready`.
+    pub health: Arc<ConsumerHealth>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -1,0 +1,184 @@
+//! The stack's command line. The binary is only `main` from here, so that the crash-recovery
+//! tests can build and `kill -9` the very same program (`system-tests`' `stack-process`).
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use event_schema::{ConsumerGroup, Topic};
+use crate::{EmbeddedBroker, create_topics, tail::TailSettings, walkthrough::walkthrough};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "stack",
+    about = "Runs the embedded broker, member-service and reservation-service",
+    after_help = SERVICE_SETTINGS
+)]
+struct Arguments {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Where the broker's and both services' SQLite files live.
+    #[arg(long, default_value = "./.data")]
+    data_dir: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    broker_address: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    member_address: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:8082")]
+    reservation_address: SocketAddr,
+}
+
+/// The services read their usual environment variables here too.
+const SERVICE_SETTINGS: &str = "\
+Service settings:
+  Both services read their usual environment variables (listed by `cargo run -p member-service
+  -- --help` and `cargo run -p reservation-service -- --help`), for example:
+    CONSUMER_MAX_IN_FLIGHT=64 KAFKA_SESSION_TIMEOUT_MS=6000 RUST_LOG=debug cargo run -p stack
+  The stack sets these itself: the listen addresses and DATABASE_URL (from the options above),
+  KAFKA_BOOTSTRAP_SERVERS (the embedded broker), KAFKA_IDEMPOTENCE=false and
+  KAFKA_FETCH_WAIT_MAX_MS=5 (what the embedded broker needs).";
+
+#[derive(Subcommand)]
+enum Command {
+    /// Tools for the member-events topic.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Follow the topic in a consumer group of its own and print every event.
+    Tail {
+        #[arg(
+            long,
+            env = "KAFKA_BOOTSTRAP_SERVERS",
+            default_value = "127.0.0.1:9092"
+        )]
+        bootstrap_servers: String,
+        #[arg(long, env = "MEMBER_EVENTS_TOPIC", default_value = Topic::MemberEvents.name())]
+        topic: String,
+        #[arg(long, default_value = ConsumerGroup::EventsTail.name())]
+        group: String,
+    },
+}
+
+/// Parses the command line and runs it to the end.
+#[tokio::main]
+pub async fn main() -> anyhow::Result<()> {
+    let arguments = Arguments::parse();
+    init_logging();
+    if let Some(Command::Events {
+        command:
+            EventsCommand::Tail {
+                bootstrap_servers,
+                topic,
+                group,
+            },
+    }) = arguments.command
+    {
+        return tail(TailSettings {
+            bootstrap_servers,
+            topic,
+            group,
+            fetch_wait_max_ms: 5,
+        })
+        .await;
+    }
+    std::fs::create_dir_all(&arguments.data_dir)
+        .with_context(|| format!("cannot create {}", arguments.data_dir.display()))?;
+    let data_dir = std::path::absolute(&arguments.data_dir)?;
+
+    let broker = EmbeddedBroker::start(arguments.broker_address, &data_dir.join("broker.db"))
+        .await
+        .context("cannot start the embedded broker")?;
+    let bootstrap_servers = broker.bootstrap_servers();
+    create_topics(
+        &bootstrap_servers,
+        &[
+            (Topic::MemberEvents.name(), Topic::MemberEvents.partitions()),
+            (
+                Topic::MemberEventsDeadLetter.name(),
+                Topic::MemberEventsDeadLetter.partitions(),
+            ),
+        ],
+    )
+    .await
+    .context("cannot create topics")?;
+
+    let member = member_service::Application::build(member_service::Config::from_pairs([
+        ("listen-address", arguments.member_address.to_string()),
+        (
+            "database-url",
+            format!("sqlite://{}", data_dir.join("members.db").display()),
+        ),
+        ("kafka-bootstrap-servers", bootstrap_servers.clone()),
+        // tansu 0.6's idempotent-producer check fails after reconnects.
+        ("kafka-idempotence", "false".to_owned()),
+    ])?)
+    .await?;
+    let reservation =
+        reservation_service::Application::build(reservation_service::Config::from_pairs([
+            ("listen-address", arguments.reservation_address.to_string()),
+            (
+                "database-url",
+                format!("sqlite://{}", data_dir.join("reservations.db").display()),
+            ),
+            ("kafka-bootstrap-servers", bootstrap_servers.clone()),
+            // The embedded broker answers a fetch only when this runs out.
+            ("kafka-fetch-wait-max-ms", "5".to_owned()),
+            ("kafka-idempotence", "false".to_owned()),
+        ])?)
+        .await?;
+
+    let shutdown = CancellationToken::new();
+    let member_url = format!("http://{}", arguments.member_address);
+    let reservation_url = format!("http://{}", arguments.reservation_address);
+    let member_shutdown = member.shutdown_token();
+    let reservation_shutdown = reservation.shutdown_token();
+    let member_task = tokio::spawn(member.run_until_stopped());
+    let reservation_task = tokio::spawn(reservation.run_until_stopped());
+
+    println!(
+        "Kafka-compatible broker: {bootstrap_servers} (data in {})",
+        data_dir.display()
+    );
+    println!("{}", walkthrough(&member_url, &reservation_url));
+
+    tokio::spawn(member_service::telemetry::cancel_on_signal(
+        shutdown.clone(),
+    ));
+    shutdown.cancelled().await;
+    member_shutdown.cancel();
+    reservation_shutdown.cancel();
+    member_task.await??;
+    reservation_task.await??;
+    broker.shutdown().await;
+    println!("stopped");
+    Ok(())
+}
+
+async fn tail(settings: TailSettings) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    tokio::spawn(member_service::telemetry::cancel_on_signal(
+        shutdown.clone(),
+    ));
+    eprintln!(
+        "following {} as group {} (Ctrl-C to stop)",
+        settings.topic, settings.group
+    );
+    crate::tail::follow(&settings, shutdown, |event| println!("{event}")).await?;
+    Ok(())
+}
+
+/// `RUST_LOG` filters; by default the embedded broker's own chatter is kept to warnings.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "info,tansu_broker=warn,tansu_storage=warn,tansu_sans_io=warn,tansu_service=warn,tansu_schema=warn",
+        )
+    });
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
