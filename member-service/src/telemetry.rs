@@ -1,4 +1,7 @@
 //! Structured logs and the process's stop signal.
+//!
+//! Both services have this file, kept identical by `tests/tests/plumbing_copies.rs` (see
+//! `docs/decisions/0001-shared-plumbing.md`).
 
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::{EnvFilter, fmt};
@@ -13,6 +16,16 @@ pub fn init(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// Logging for the command-line tools: warnings and errors, to stderr, so that stdout holds only
+/// what the tool prints.
+pub fn init_for_tools() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Cancels `token` on Ctrl-C or SIGTERM, which starts a graceful shutdown.

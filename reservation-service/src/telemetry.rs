@@ -1,4 +1,7 @@
 //! Structured logs and the process's stop signal.
+//!
+//! Both services have this file, kept identical by `tests/tests/plumbing_copies.rs` (see
+//! `docs/decisions/0001-shared-plumbing.md`).
 
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::{EnvFilter, fmt};

@@ -1,6 +1,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::ValidationError;
+
 /// A registered, not deleted, member.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
@@ -10,23 +12,6 @@ pub struct Member {
     /// Grows by one with every change; published in every event.
     pub version: i64,
     pub created_at: DateTime<Utc>,
-}
-
-/// Input that breaks a rule, naming the field so a client can show it next to the input.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct ValidationError {
-    pub field: &'static str,
-    pub message: String,
-}
-
-impl ValidationError {
-    fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            message: message.into(),
-        }
-    }
 }
 
 /// A member's display name: trimmed, not empty, at most 200 characters.

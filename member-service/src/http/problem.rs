@@ -1,4 +1,7 @@
 //! RFC 9457 problem details: every error leaves as `application/problem+json`.
+//!
+//! Both services have this file, kept identical by `tests/tests/plumbing_copies.rs` (see
+//! `docs/decisions/0001-shared-plumbing.md`).
 
 use axum::{
     Json,

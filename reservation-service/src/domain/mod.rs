@@ -5,10 +5,10 @@ mod member_list;
 mod parked;
 mod readiness;
 mod reservation;
+mod validation;
 
 pub use member_list::{KnownMember, MemberChange, MemberStatus, decide};
 pub use parked::{ParkedEvent, ParkedStatus};
 pub use readiness::{ConsumerObservation, NotReady, assess};
-pub use reservation::{
-    CancellationReason, NewReservation, Reservation, ReservationStatus, ValidationError,
-};
+pub use reservation::{CancellationReason, NewReservation, Reservation, ReservationStatus};
+pub use validation::ValidationError;
