@@ -123,11 +123,8 @@ impl Application {
             self.consumer.run(self.shutdown.clone()).await;
             stats.record_stopped();
         };
-        let ((), (), served) = tokio::join!(
-            consumer,
-            self.monitor.run(self.shutdown.clone()),
-            server
-        );
+        let ((), (), served) =
+            tokio::join!(consumer, self.monitor.run(self.shutdown.clone()), server);
         served?;
         tracing::info!("reservation-service stopped");
         Ok(())

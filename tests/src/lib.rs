@@ -9,6 +9,7 @@
 //! - [`audit`]: the invariants checked in both databases after a fault.
 //! - [`backends`]: the broker and the databases.
 //! - [`faults`]: the faults the failure-injection suite and the chaos run inject.
+//! - [`process`]: services as child processes, for `kill -9`.
 //! - [`scenarios`]: the end-to-end scenarios, runnable against any backend.
 //! - [`system`]: [`TestSystem`], the running services and HTTP helpers.
 //! - [`eventually`]: waiting for eventually consistent outcomes with a deadline.
@@ -17,6 +18,7 @@ pub mod audit;
 pub mod backends;
 pub mod dead_letters;
 pub mod faults;
+pub mod process;
 pub mod scenarios;
 pub mod system;
 

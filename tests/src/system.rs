@@ -20,34 +20,52 @@ use uuid::Uuid;
 use crate::{
     backends::{TestBroker, TestDatabases},
     eventually,
+    process::{ChildProcess, free_address, reservation_service_arguments, wait_until_answering},
 };
 
 /// How long an eventually consistent outcome may take before a test fails. Generous: it bounds
 /// a failure, it is not a performance target.
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
-/// A service running in this process on a free port.
+/// A service on a free port: a task in this process, or a process of its own.
 pub struct RunningService {
     pub base_url: String,
     pub pool: AnyPool,
-    shutdown: CancellationToken,
-    task: JoinHandle<anyhow::Result<()>>,
+    runner: Runner,
+}
+
+enum Runner {
+    Task {
+        shutdown: CancellationToken,
+        task: JoinHandle<anyhow::Result<()>>,
+    },
+    Process(ChildProcess),
 }
 
 impl RunningService {
-    /// Kills the instance without a graceful stop, as a crash or `kill -9` would.
+    /// Kills the instance without a graceful stop, as a crash or `kill -9` would: a task is
+    /// aborted, a process gets SIGKILL.
     pub async fn kill(self) {
-        self.task.abort();
-        let _ = self.task.await;
+        match self.runner {
+            Runner::Task { task, .. } => {
+                task.abort();
+                let _ = task.await;
+            }
+            Runner::Process(process) => process.kill().await,
+        }
     }
 
     /// Graceful stop: in-flight work finishes, the consumer commits its offsets.
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        self.task
-            .await
-            .expect("service task")
-            .expect("service stops cleanly");
+        match self.runner {
+            Runner::Task { shutdown, task } => {
+                shutdown.cancel();
+                task.await
+                    .expect("service task")
+                    .expect("service stops cleanly");
+            }
+            Runner::Process(process) => process.terminate().await,
+        }
     }
 }
 
@@ -167,6 +185,38 @@ impl TestSystem {
             "reservation-service already running"
         );
         self.reservation = Some(start_reservation_service(self.reservation_config.clone()).await);
+    }
+
+    /// Starts reservation-service as a process of its own (`reservation-service-process`), with
+    /// the settings an in-process start would use, and waits until it answers.
+    pub async fn start_reservation_process(&mut self, program: &std::path::Path) {
+        assert!(
+            self.reservation.is_none(),
+            "reservation-service already running"
+        );
+        let address = free_address();
+        let log = std::env::temp_dir().join(format!("reservation-service-{}.log", address.port()));
+        let mut process = ChildProcess::spawn(
+            program,
+            &reservation_service_arguments(&self.reservation_config, address),
+            &log,
+        );
+        let base_url = format!("http://{address}");
+        wait_until_answering(&self.http, &format!("{base_url}/health"), &mut process).await;
+        self.reservation = Some(RunningService {
+            base_url,
+            pool: self.reservation_pool_while_stopped().await,
+            runner: Runner::Process(process),
+        });
+    }
+
+    /// Kills reservation-service without a graceful stop (`kill -9` when it is a process).
+    pub async fn kill_reservation_service(&mut self) {
+        self.reservation
+            .take()
+            .expect("reservation-service is running")
+            .kill()
+            .await;
     }
 
     /// Another reservation-service instance: same database, same consumer group.
@@ -374,8 +424,10 @@ async fn start_member_service(config: member_service::Config) -> RunningService 
     RunningService {
         base_url: format!("http://127.0.0.1:{}", application.port()),
         pool: application.pool(),
-        shutdown: application.shutdown_token(),
-        task: tokio::spawn(application.run_until_stopped()),
+        runner: Runner::Task {
+            shutdown: application.shutdown_token(),
+            task: tokio::spawn(application.run_until_stopped()),
+        },
     }
 }
 
@@ -386,8 +438,10 @@ async fn start_reservation_service(config: reservation_service::Config) -> Runni
     RunningService {
         base_url: format!("http://127.0.0.1:{}", application.port()),
         pool: application.pool(),
-        shutdown: application.shutdown_token(),
-        task: tokio::spawn(application.run_until_stopped()),
+        runner: Runner::Task {
+            shutdown: application.shutdown_token(),
+            task: tokio::spawn(application.run_until_stopped()),
+        },
     }
 }
 

@@ -3,10 +3,10 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
+use crate::{EmbeddedBroker, create_topics, tail::TailSettings, walkthrough::walkthrough};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use event_schema::{ConsumerGroup, Topic};
-use crate::{EmbeddedBroker, create_topics, tail::TailSettings, walkthrough::walkthrough};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
