@@ -9,8 +9,8 @@ use uuid::Uuid;
 use crate::{
     Application, Config, db,
     domain::ParkedStatus,
-    events::{
-        replay::{self, Selection},
+    operator::{
+        dlq::{self, ReplayOutcome, Selection},
         rewind::{self, RewindTarget},
     },
     telemetry,
@@ -39,7 +39,7 @@ pub enum Command {
     },
     /// Rewind the consumer group's offsets; the service re-applies from there when it starts
     /// (idempotently). Stop every instance of the group first.
-    Replay(RewindArguments),
+    Rewind(RewindArguments),
 }
 
 #[derive(Subcommand)]
@@ -83,10 +83,10 @@ pub struct ReplaySelection {
 pub struct RewindArguments {
     /// Rewind every partition to this offset (clamped to what the topic holds; 0 = the start).
     #[arg(long)]
-    from_offset: Option<i64>,
+    to_offset: Option<i64>,
     /// Rewind every partition to its first event at or after this time (RFC 3339).
     #[arg(long)]
-    from_time: Option<DateTime<Utc>>,
+    to_time: Option<DateTime<Utc>>,
 }
 
 /// Runs what the command line asks for.
@@ -103,12 +103,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init_for_tools();
             dead_letters(&config, command).await
         }
-        Command::Replay(arguments) => {
+        Command::Rewind(arguments) => {
             telemetry::init_for_tools();
-            let target = match (arguments.from_offset, arguments.from_time) {
+            let target = match (arguments.to_offset, arguments.to_time) {
                 (Some(offset), _) => RewindTarget::Offset(offset),
                 (None, Some(time)) => RewindTarget::Time(time),
-                (None, None) => anyhow::bail!("give --from-offset or --from-time"),
+                (None, None) => anyhow::bail!("give --to-offset or --to-time"),
             };
             let group = config.consumer_group.clone();
             let rewound = tokio::task::spawn_blocking(move || {
@@ -159,7 +159,7 @@ async fn dead_letters(config: &Config, command: DlqCommand) -> anyhow::Result<()
             let mut connection = pool.acquire().await?;
             let event = db::parked_events::find(&mut connection, id)
                 .await?
-                .ok_or(replay::ToolError::NotFound(id))?;
+                .ok_or(dlq::ToolError::NotFound(id))?;
             let mut shown = serde_json::to_value(&event)?;
             shown["message_key"] = text_of(event.message_key.as_deref());
             shown["payload"] = text_of(event.payload.as_deref());
@@ -171,7 +171,7 @@ async fn dead_letters(config: &Config, command: DlqCommand) -> anyhow::Result<()
                 (None, Some(member)) => Selection::Member(member),
                 (None, None) => Selection::All,
             };
-            let reports = replay::replay(&pool, selection).await?;
+            let reports = dlq::replay(&pool, selection).await?;
             for report in &reports {
                 println!(
                     "{}  member {}  {}:{}  {}{}",
@@ -179,7 +179,7 @@ async fn dead_letters(config: &Config, command: DlqCommand) -> anyhow::Result<()
                     report.member_id.as_deref().unwrap_or("-"),
                     report.source_partition,
                     report.source_offset,
-                    report.outcome,
+                    report.outcome.as_str(),
                     report
                         .detail
                         .as_deref()
@@ -189,7 +189,7 @@ async fn dead_letters(config: &Config, command: DlqCommand) -> anyhow::Result<()
             }
             let still_parked = reports
                 .iter()
-                .filter(|report| report.outcome == "still_parked")
+                .filter(|report| report.outcome == ReplayOutcome::StillParked)
                 .count();
             println!(
                 "{} replayed, {still_parked} still parked",
@@ -197,7 +197,7 @@ async fn dead_letters(config: &Config, command: DlqCommand) -> anyhow::Result<()
             );
         }
         DlqCommand::Discard { id, reason } => {
-            let event = replay::discard(&pool, id, &reason).await?;
+            let event = dlq::discard(&pool, id, &reason).await?;
             println!("{} discarded: {}", event.id, reason);
             if let Some(member_id) = event.member_id {
                 println!(
@@ -216,5 +216,29 @@ fn text_of(bytes: Option<&[u8]>) -> serde_json::Value {
         None => serde_json::Value::Null,
         Some(Ok(text)) => serde_json::Value::String(text.to_owned()),
         Some(Err(_)) => serde_json::json!(bytes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(arguments: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("reservation-service").chain(arguments.iter().copied()))
+    }
+
+    #[test]
+    fn the_group_is_rewound_by_rewind_and_replay_is_only_for_parked_events() {
+        assert!(matches!(
+            parse(&["rewind", "--to-offset", "0"]).map(|cli| cli.command),
+            Ok(Some(Command::Rewind(RewindArguments {
+                to_offset: Some(0),
+                to_time: None
+            })))
+        ));
+        assert!(parse(&["rewind", "--to-time", "2026-11-27T09:00:00Z"]).is_ok());
+        assert!(parse(&["rewind"]).is_err());
+        assert!(parse(&["replay", "--from-offset", "0"]).is_err());
+        assert!(parse(&["dlq", "replay", "--all"]).is_ok());
     }
 }

@@ -7,9 +7,13 @@
 //!
 //! Layout:
 //! - [`config`]: settings from the environment.
-//! - [`domain`]: reservations, their rules, and how member events change the member list.
+//! - [`domain`]: reservations, their rules, and the consumer's rules for a batch of member
+//!   events (`domain/batch.rs`).
 //! - [`db`]: connection, migrations and queries (SQLite or PostgreSQL).
-//! - [`events`]: the consumer, applying events, the dead-letter topic.
+//! - [`events`]: the consumer loop (poll, decide and write, commit), parking, the dead-letter
+//!   topic.
+//! - [`operator`]: the command-line tools: `dlq` for parked events, `rewind` for the group.
+//! - [`cli`]: the command line.
 //! - [`http`]: the REST API.
 //! - [`startup`]: wires it together: [`Application`].
 //! - [`telemetry`]: logging and signal handling.
@@ -20,6 +24,7 @@ pub mod db;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod operator;
 pub mod startup;
 pub mod telemetry;
 

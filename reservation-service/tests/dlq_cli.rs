@@ -58,6 +58,7 @@ async fn an_operator_lists_shows_discards_and_replays_parked_events() {
         db::parked_events::insert(
             &mut connection,
             &NewParkedEvent {
+                id: Uuid::now_v7(),
                 member_id: Some(&key),
                 event_id: None,
                 source_topic: "member-events",

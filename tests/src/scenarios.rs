@@ -5,7 +5,10 @@ use std::time::Instant;
 
 use event_schema::{MemberEvent, MemberEventData, MemberRegistered};
 use reqwest::StatusCode;
-use reservation_service::events::replay::{self, Selection};
+use reservation_service::{
+    domain::Applied,
+    operator::dlq::{self, ReplayOutcome, Selection},
+};
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -213,13 +216,16 @@ pub async fn undecodable_events_are_parked_in_the_dead_letter_topic_and_the_cons
             .expect("the poison is parked")
             .id
     };
-    replay::discard(&pool, poison_id, "truncated by a broken producer")
+    dlq::discard(&pool, poison_id, "truncated by a broken producer")
         .await
         .expect("discard");
-    let replayed = replay::replay(&pool, Selection::Member(member))
+    let replayed = dlq::replay(&pool, Selection::Member(member))
         .await
         .expect("replay");
     assert_eq!(replayed.len(), 1, "{replayed:?}");
-    assert_eq!(replayed[0].outcome, "activated");
+    assert_eq!(
+        replayed[0].outcome,
+        ReplayOutcome::Applied(Applied::Activated)
+    );
     system.wait_until_known(member).await;
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use reservation_service::events::rewind::{self, RewindError, RewindTarget};
+use reservation_service::operator::rewind::{self, RewindError, RewindTarget};
 use sqlx::Executor;
 use system_tests::{TestSystem, eventually, faults, system::DEADLINE};
 
@@ -99,7 +99,7 @@ async fn the_consumer_applies_at_most_its_bound_at_once_and_shows_its_lag() {
     assert_eq!(drained["applied"], 40, "{drained}");
 }
 
-/// `reservation-service replay --from-offset 0` for the system's group and topic.
+/// `reservation-service rewind --to-offset 0` for the system's group and topic.
 async fn rewind_to_start(
     system: &mut TestSystem,
 ) -> Result<Vec<rewind::RewoundPartition>, RewindError> {

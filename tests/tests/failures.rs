@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use event_schema::MemberEvent;
 use reqwest::StatusCode;
-use reservation_service::events::replay::{self, Selection, ToolError};
+use reservation_service::{
+    domain::Applied,
+    operator::dlq::{self, ReplayOutcome, Selection, ToolError},
+};
 use sqlx::Row;
 use system_tests::{
     TestSystem,
@@ -224,7 +227,7 @@ async fn poison_events_are_parked_per_member_and_replayed_in_order() {
         .iter()
         .filter(|event| event.reason.contains("not a member event"))
     {
-        replay::discard(&pool, event.id, "truncated bytes from a broken producer")
+        dlq::discard(&pool, event.id, "truncated bytes from a broken producer")
             .await
             .expect("discard");
     }
@@ -234,19 +237,22 @@ async fn poison_events_are_parked_per_member_and_replayed_in_order() {
         .find(|event| event.member_id.as_deref() == Some(refused[0].to_string().as_str()))
         .expect("the refused deletion is parked");
     assert_eq!(refused_event.attempts, 3, "{}", refused_event.reason);
-    let replayed = replay::replay(&pool, Selection::All).await.expect("replay");
+    let replayed = dlq::replay(&pool, Selection::All).await.expect("replay");
     assert_eq!(replayed.len(), poisoned.len() + 1, "{replayed:?}");
     assert!(
-        replayed.iter().all(|report| report.outcome == "deleted"),
+        replayed.iter().all(|report| matches!(
+            report.outcome,
+            ReplayOutcome::Applied(Applied::Deleted { .. })
+        )),
         "{replayed:?}"
     );
     // Replaying again has no effect.
     assert!(matches!(
-        replay::replay(&pool, Selection::One(refused_event.id)).await,
+        dlq::replay(&pool, Selection::One(refused_event.id)).await,
         Err(ToolError::NotParked { .. })
     ));
     assert!(
-        replay::replay(&pool, Selection::All)
+        dlq::replay(&pool, Selection::All)
             .await
             .expect("replay")
             .is_empty()

@@ -4,6 +4,7 @@
 //! what both dialects share (`$n` placeholders, TEXT ids and RFC 3339 times, `RETURNING`).
 //! Each backend has its own migrations, because DDL is where the dialects differ.
 
+pub mod batch;
 pub mod member_list;
 pub mod member_streams;
 pub mod parked_events;

@@ -9,6 +9,7 @@ use crate::domain::{ParkedEvent, ParkedStatus};
 
 /// What is written when an event is parked.
 pub struct NewParkedEvent<'a> {
+    pub id: Uuid,
     pub member_id: Option<&'a str>,
     pub event_id: Option<Uuid>,
     pub source_topic: &'a str,
@@ -37,7 +38,7 @@ pub async fn insert(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'parked') \
          ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING",
     )
-    .bind(Uuid::now_v7().to_string())
+    .bind(parked.id.to_string())
     .bind(parked.member_id)
     .bind(parked.event_id.map(|id| id.to_string()))
     .bind(parked.source_topic)
@@ -52,32 +53,6 @@ pub async fn insert(
     .execute(connection)
     .await
     .map(|_| ())
-}
-
-/// In one query: the event parked from this position (whatever became of it since), and the
-/// member's events still parked, which a new event of the member must wait behind. Usually none.
-pub async fn at_position_or_parked_of_member(
-    connection: &mut AnyConnection,
-    topic: &str,
-    partition: i32,
-    offset: i64,
-    member_id: Option<&str>,
-) -> Result<Vec<ParkedEvent>, sqlx::Error> {
-    sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM parked_events \
-         WHERE (source_topic = $1 AND source_partition = $2 AND source_offset = $3) \
-         OR (member_id = $4 AND status = 'parked') \
-         ORDER BY source_partition, source_offset"
-    ))
-    .bind(topic)
-    .bind(i64::from(partition))
-    .bind(offset)
-    .bind(member_id)
-    .fetch_all(connection)
-    .await?
-    .iter()
-    .map(from_row)
-    .collect()
 }
 
 pub async fn find(
@@ -182,43 +157,60 @@ fn from_row(row: &AnyRow) -> Result<ParkedEvent, sqlx::Error> {
     })
 }
 
-/// Whether any of these members has an event still parked, or anything was parked from one
-/// partition's offsets `from..=to`: when not, none of a batch's events needs parking logic.
-pub async fn any_parked_of_members_or_positions(
+/// One partition's offsets `from..=to`.
+pub struct OffsetRange<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub from: i64,
+    pub to: i64,
+}
+
+/// In one query: these members' events still parked, and everything parked from these offsets
+/// (whatever became of it since). What a batch's rules need to know; usually nothing.
+pub async fn of_members_or_offsets(
     connection: &mut AnyConnection,
     member_ids: &[String],
-    topic: &str,
-    offsets_by_partition: &[(i32, i64, i64)],
-) -> Result<bool, sqlx::Error> {
+    offsets: &[OffsetRange<'_>],
+) -> Result<Vec<ParkedEvent>, sqlx::Error> {
     let mut conditions = Vec::new();
     if !member_ids.is_empty() {
         conditions.push(format!(
             "(status = 'parked' AND member_id IN ({}))",
-            super::placeholders(2, member_ids.len())
+            super::placeholders(1, member_ids.len())
         ));
     }
-    let mut next = 2 + member_ids.len();
-    for _ in offsets_by_partition {
+    let mut next = 1 + member_ids.len();
+    for _ in offsets {
         conditions.push(format!(
-            "(source_topic = $1 AND source_partition = ${next} AND source_offset BETWEEN ${} AND ${})",
+            "(source_topic = ${next} AND source_partition = ${} AND source_offset BETWEEN ${} AND ${})",
             next + 1,
-            next + 2
+            next + 2,
+            next + 3
         ));
-        next += 3;
+        next += 4;
     }
     if conditions.is_empty() {
-        return Ok(false);
+        return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT 1 FROM parked_events WHERE {} LIMIT 1",
+        "SELECT {COLUMNS} FROM parked_events WHERE {} ORDER BY source_partition, source_offset",
         conditions.join(" OR ")
     );
-    let mut query = sqlx::query(&sql).bind(topic);
+    let mut query = sqlx::query(&sql);
     for member_id in member_ids {
         query = query.bind(member_id.as_str());
     }
-    for (partition, from, to) in offsets_by_partition {
-        query = query.bind(i64::from(*partition)).bind(*from).bind(*to);
+    for range in offsets {
+        query = query
+            .bind(range.topic)
+            .bind(i64::from(range.partition))
+            .bind(range.from)
+            .bind(range.to);
     }
-    Ok(query.fetch_optional(connection).await?.is_some())
+    query
+        .fetch_all(connection)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
 }

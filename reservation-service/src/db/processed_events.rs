@@ -1,18 +1,21 @@
 //! The record of applied events that makes redelivery harmless.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use event_schema::MemberEvent;
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
+use uuid::Uuid;
 
-use super::format_time;
+use super::{format_time, parse_uuid};
 
 /// Which of these event ids were processed before.
-pub async fn recorded_among(
+pub async fn processed_among(
     connection: &mut AnyConnection,
-    event_ids: &[String],
-) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    event_ids: &[Uuid],
+) -> Result<HashSet<Uuid>, sqlx::Error> {
     if event_ids.is_empty() {
-        return Ok(Default::default());
+        return Ok(HashSet::new());
     }
     let sql = format!(
         "SELECT event_id FROM processed_events WHERE event_id IN ({})",
@@ -20,18 +23,18 @@ pub async fn recorded_among(
     );
     let mut query = sqlx::query(&sql);
     for event_id in event_ids {
-        query = query.bind(event_id.as_str());
+        query = query.bind(event_id.to_string());
     }
     query
         .fetch_all(connection)
         .await?
         .iter()
-        .map(|row| sqlx::Row::try_get::<String, _>(row, "event_id"))
+        .map(|row| parse_uuid(&row.try_get::<String, _>("event_id")?))
         .collect()
 }
 
 /// Records events as processed, in the transaction that applies them, under their members'
-/// stream locks (so the check of [`recorded_among`] still holds).
+/// stream locks (so the check of [`processed_among`] still holds).
 pub async fn record_all(
     connection: &mut AnyConnection,
     events: &[(&MemberEvent, &str)],

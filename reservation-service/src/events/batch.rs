@@ -1,108 +1,123 @@
-//! Handling a batch of deliveries in one transaction, and telling failures that will pass
-//! (retry the same events) from failures of the events themselves (retry a few times, then park).
+//! Writing a batch of arrivals: one transaction that locks the members' streams, reads what the
+//! database knows, decides every arrival ([`decide_batch`]) and writes the decisions. Batches
+//! with nothing to park take the same path as any other: the parked events the rules need to
+//! know of come back from the same query, usually empty.
+//!
+//! A batch is retried until it is written: as a whole while the database is unavailable (nothing
+//! was changed), and one arrival at a time once one of them fails of its own accord, each parked
+//! after `max_attempts` such failures.
 
-use chrono::{SubsecRound, Utc};
-use sqlx::{AnyPool, error::DatabaseError};
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::AnyPool;
+use tokio_util::sync::CancellationToken;
 
 use super::{
-    Delivery,
-    apply::{Failure, Outcome, handle},
-    bulk::apply_all,
+    ConsumerStats,
+    retry::{AttemptError, backoff, classify, pause},
+};
+use crate::{
+    db,
+    domain::{Arrival, Failure, Outcome, decide_batch, member_ids},
 };
 
-#[derive(Debug, thiserror::Error)]
-pub enum HandleError {
-    /// The database could not be reached or was busy: nothing was changed, and the same events
-    /// are retried for as long as it takes.
-    #[error("database unavailable: {0}")]
-    Transient(#[source] sqlx::Error),
-    /// Handling failed in a way retrying soon will not fix (a constraint, a trigger, a bug).
-    #[error("handler failed: {0}")]
-    Permanent(#[source] sqlx::Error),
-}
-
-/// Handles every delivery in one transaction: all of them take effect, or none.
-pub async fn handle_batch(
+/// Writes `batch`, retrying until done; one outcome per arrival, or `None` when stopped first.
+pub async fn write(
     pool: &AnyPool,
-    items: &[(&Delivery, Option<&Failure>)],
-) -> Result<Vec<Outcome>, HandleError> {
-    let now = Utc::now().trunc_subsecs(6);
-    // Failing to get a connection or to begin is never the events' fault.
-    let mut transaction = pool.begin().await.map_err(HandleError::Transient)?;
-    if items.iter().all(|(_, failure)| failure.is_none()) {
-        let deliveries: Vec<&Delivery> = items.iter().map(|(delivery, _)| *delivery).collect();
-        if let Some(outcomes) = apply_all(&mut transaction, &deliveries, now)
-            .await
-            .map_err(classify)?
-        {
-            transaction.commit().await.map_err(classify)?;
-            return Ok(outcomes);
+    batch: &[Arrival],
+    max_attempts: u32,
+    stats: &ConsumerStats,
+    shutdown: &CancellationToken,
+) -> Option<Vec<Outcome>> {
+    let mut failures = 0u32;
+    loop {
+        match attempt(pool, batch, None).await {
+            Ok(outcomes) => return Some(outcomes),
+            Err(AttemptError::Transient(error)) => {
+                // Nothing was changed; the same events are retried, never skipped.
+                failures = failures.saturating_add(1);
+                stats.record_retry();
+                tracing::warn!(%error, attempt = failures, "database unavailable, retrying member events");
+                if !pause(backoff(failures), shutdown).await {
+                    return None;
+                }
+            }
+            // Some arrival in the batch fails: find which, one at a time.
+            Err(AttemptError::Permanent(_)) => break,
         }
     }
-    let mut outcomes = Vec::with_capacity(items.len());
-    for (delivery, failure) in items {
-        let outcome = handle(&mut transaction, delivery, *failure, now)
-            .await
-            .map_err(classify)?;
-        outcomes.push(outcome);
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for arrival in batch {
+        outcomes.extend(write_alone(pool, arrival, max_attempts, stats, shutdown).await?);
     }
+    Some(outcomes)
+}
+
+/// Writes one arrival on its own; after `max_attempts` failures of its own it is parked.
+async fn write_alone(
+    pool: &AnyPool,
+    arrival: &Arrival,
+    max_attempts: u32,
+    stats: &ConsumerStats,
+    shutdown: &CancellationToken,
+) -> Option<Vec<Outcome>> {
+    let mut failure: Option<Failure> = None;
+    let mut transient_failures = 0u32;
+    loop {
+        let given_up = failure
+            .as_ref()
+            .filter(|failure| failure.attempts >= max_attempts);
+        // How many times this has failed in a row, for the back-off.
+        let failures = match attempt(pool, std::slice::from_ref(arrival), given_up).await {
+            Ok(outcomes) => return Some(outcomes),
+            Err(AttemptError::Transient(error)) => {
+                transient_failures = transient_failures.saturating_add(1);
+                tracing::warn!(%error, "database unavailable, retrying member event");
+                transient_failures
+            }
+            Err(AttemptError::Permanent(error)) => {
+                let again = Failure::again(failure.take(), &error, now());
+                tracing::warn!(
+                    %error,
+                    attempt = again.attempts,
+                    partition = arrival.delivery.partition,
+                    offset = arrival.delivery.offset,
+                    "cannot apply member event"
+                );
+                failure.insert(again).attempts
+            }
+        };
+        stats.record_retry();
+        if !pause(backoff(failures), shutdown).await {
+            return None;
+        }
+    }
+}
+
+/// One transaction: all of the arrivals take effect, or none. `failed_too_often` parks them.
+async fn attempt(
+    pool: &AnyPool,
+    arrivals: &[Arrival],
+    failed_too_often: Option<&Failure>,
+) -> Result<Vec<Outcome>, AttemptError> {
+    let now = now();
+    // Failing to get a connection or to begin is never the events' fault.
+    let mut transaction = pool.begin().await.map_err(AttemptError::Transient)?;
+    let member_ids = member_ids(arrivals);
+    db::member_streams::lock_all(&mut transaction, &member_ids)
+        .await
+        .map_err(classify)?;
+    let knowledge = db::batch::knowledge(&mut transaction, arrivals, &member_ids)
+        .await
+        .map_err(classify)?;
+    let decisions = decide_batch(&knowledge, arrivals, failed_too_often, now);
+    let outcomes = db::batch::write(&mut transaction, arrivals, &decisions, now)
+        .await
+        .map_err(classify)?;
     transaction.commit().await.map_err(classify)?;
     Ok(outcomes)
 }
 
-/// Sorts a database error into one that will pass and one that will not.
-pub fn classify(error: sqlx::Error) -> HandleError {
-    let transient = match &error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(database_error) => is_transient_code(database_error.as_ref()),
-        _ => false,
-    };
-    if transient {
-        HandleError::Transient(error)
-    } else {
-        HandleError::Permanent(error)
-    }
-}
-
-fn is_transient_code(error: &dyn DatabaseError) -> bool {
-    let Some(code) = error.code() else {
-        return false;
-    };
-    // PostgreSQL SQLSTATE: connection exceptions, serialization failures and deadlocks,
-    // insufficient resources, operator intervention (shutdown, statement timeout), lock not
-    // available.
-    const POSTGRES: [&str; 7] = ["08", "40001", "40P01", "53", "57P", "57014", "55P03"];
-    if POSTGRES.iter().any(|prefix| code.starts_with(prefix)) {
-        return true;
-    }
-    // SQLite result codes (extended codes keep the primary code in the low byte): BUSY, LOCKED,
-    // IOERR, FULL, CANTOPEN.
-    code.parse::<u32>()
-        .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 10 | 13 | 14))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn connection_trouble_is_transient_and_bad_data_is_not() {
-        assert!(matches!(
-            classify(sqlx::Error::PoolTimedOut),
-            HandleError::Transient(_)
-        ));
-        assert!(matches!(
-            classify(sqlx::Error::Io(std::io::Error::other("reset"))),
-            HandleError::Transient(_)
-        ));
-        assert!(matches!(
-            classify(sqlx::Error::RowNotFound),
-            HandleError::Permanent(_)
-        ));
-    }
+/// Now, at the microsecond precision times are stored with.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
 }

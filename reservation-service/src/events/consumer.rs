@@ -1,4 +1,5 @@
-//! The member-event consumer loop.
+//! The member-event consumer loop: poll a batch, decide and write it (`batch.rs`), report what
+//! it did, commit its offsets.
 //!
 //! Offsets: this loop commits them itself (librdkafka's auto-commit is off, so closing the
 //! consumer never commits on its own), on a timer and at shutdown, and only offsets it stored,
@@ -6,29 +7,25 @@
 //! A crash at any point redelivers, never skips; redelivery is harmless because applied event
 //! ids are recorded.
 //!
-//! Backpressure: at most `max_in_flight` events are taken from the client and applied at once,
-//! in one transaction. While they are applied the loop takes nothing, and the client stops
+//! Backpressure: at most `max_in_flight` events are taken from the client and written at once,
+//! in one transaction. While they are written the loop takes nothing, and the client stops
 //! fetching once its own queue holds `fetch_queue_kbytes` (or 8 batches of messages), so a fast
 //! producer fills the topic, not this process's memory.
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use chrono::{SubsecRound, Utc};
 use futures::FutureExt;
-use rand::Rng;
 use rdkafka::{
-    ClientConfig,
+    ClientConfig, Message,
     consumer::{CommitMode, Consumer, StreamConsumer},
     error::{KafkaError, KafkaResult, RDKafkaErrorCode},
 };
 use sqlx::AnyPool;
+use tokio::time::Interval;
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    ConsumerProbe, ConsumerStats, DeadLetterQueue, Delivery,
-    apply::{Failure, Outcome},
-    batch::{HandleError, handle_batch},
-};
+use super::{ConsumerProbe, ConsumerStats, DeadLetterQueue, batch, park, retry::pause};
+use crate::domain::{Arrival, Delivery, Outcome};
 
 #[derive(Clone, Debug)]
 pub struct ConsumerSettings {
@@ -115,7 +112,7 @@ impl MemberEventConsumer {
         )
     }
 
-    /// Consumes until `shutdown` is cancelled, then commits what was applied.
+    /// Consumes until `shutdown` is cancelled, then commits what was written.
     pub async fn run(self, shutdown: CancellationToken) {
         let topic = &self.settings.topic;
         if let Err(error) = self.consumer.subscribe(&[topic]) {
@@ -126,28 +123,12 @@ impl MemberEventConsumer {
         let mut commit_timer = tokio::time::interval(Duration::from_millis(
             self.settings.commit_interval_ms.max(1),
         ));
-        loop {
-            let received = tokio::select! {
-                received = self.consumer.recv() => received.map(|message| Delivery::from_message(&message)),
-                _ = commit_timer.tick() => {
-                    self.commit(CommitMode::Async);
-                    continue;
-                }
-                () = shutdown.cancelled() => break,
-            };
-            let first = match received {
-                Ok(delivery) => delivery,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot receive from the broker");
-                    if !pause(Duration::from_millis(200), &shutdown).await {
-                        break;
-                    }
-                    continue;
-                }
-            };
-            let batch = self.take_ready(first);
+        while let Some(batch) = self.poll(&mut commit_timer, &shutdown).await {
             self.stats.begin_batch(batch.len());
-            if !self.process(&batch, &shutdown).await {
+            let Some(outcomes) = self.write(&batch, &shutdown).await else {
+                break;
+            };
+            if !self.report(&batch, outcomes, &shutdown).await {
                 break;
             }
             self.store_offsets(&batch);
@@ -156,96 +137,67 @@ impl MemberEventConsumer {
         tracing::info!("member-event consumer stopped");
     }
 
-    /// `first` and whatever else the client already holds, up to `max_in_flight`.
-    fn take_ready(&self, first: Delivery) -> Vec<Delivery> {
-        let mut batch = vec![first];
+    /// Waits for the next batch, committing on the timer meanwhile; `None` once stopped.
+    async fn poll(
+        &self,
+        commit_timer: &mut Interval,
+        shutdown: &CancellationToken,
+    ) -> Option<Vec<Arrival>> {
+        loop {
+            let received = tokio::select! {
+                received = self.consumer.recv() => received.map(|message| delivery_of(&message)),
+                _ = commit_timer.tick() => {
+                    self.commit(CommitMode::Async);
+                    continue;
+                }
+                () = shutdown.cancelled() => return None,
+            };
+            match received {
+                Ok(first) => return Some(self.take_ready(first)),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot receive from the broker");
+                    if !pause(Duration::from_millis(200), shutdown).await {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `first` and whatever else the client already holds, up to `max_in_flight`; each decoded
+    /// here, once.
+    fn take_ready(&self, first: Delivery) -> Vec<Arrival> {
+        let mut batch = vec![Arrival::new(first)];
         while batch.len() < self.settings.max_in_flight {
             match self.consumer.recv().now_or_never() {
-                Some(Ok(message)) => batch.push(Delivery::from_message(&message)),
+                Some(Ok(message)) => batch.push(Arrival::new(delivery_of(&message))),
                 Some(Err(_)) | None => break,
             }
         }
         batch
     }
 
-    /// Applies or parks every delivery, retrying until done; `false` when stopped first.
-    async fn process(&self, batch: &[Delivery], shutdown: &CancellationToken) -> bool {
-        let items: Vec<_> = batch.iter().map(|delivery| (delivery, None)).collect();
-        let mut failures = 0u32;
-        loop {
-            match handle_batch(&self.pool, &items).await {
-                Ok(outcomes) => return self.finish(batch, outcomes, shutdown).await,
-                Err(HandleError::Transient(error)) => {
-                    // Nothing was changed; the same events are retried, never skipped.
-                    failures = failures.saturating_add(1);
-                    self.stats.record_retry();
-                    tracing::warn!(%error, attempt = failures, "database unavailable, retrying member events");
-                    if !pause(backoff(failures), shutdown).await {
-                        return false;
-                    }
-                }
-                // Some event in the batch fails: find which, one at a time.
-                Err(HandleError::Permanent(_)) => break,
-            }
-        }
-        for delivery in batch {
-            if !self.process_alone(delivery, shutdown).await {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// Handles one delivery; after `max_attempts` failures of its own it is parked.
-    async fn process_alone(&self, delivery: &Delivery, shutdown: &CancellationToken) -> bool {
-        let mut failure: Option<Failure> = None;
-        let mut transient_failures = 0u32;
-        loop {
-            let parking = failure
-                .as_ref()
-                .filter(|failure| failure.attempts >= self.settings.max_attempts);
-            // How many times this has failed in a row, for the back-off.
-            let failures = match handle_batch(&self.pool, &[(delivery, parking)]).await {
-                Ok(outcomes) => {
-                    return self
-                        .finish(std::slice::from_ref(delivery), outcomes, shutdown)
-                        .await;
-                }
-                Err(HandleError::Transient(error)) => {
-                    transient_failures = transient_failures.saturating_add(1);
-                    tracing::warn!(%error, "database unavailable, retrying member event");
-                    transient_failures
-                }
-                Err(HandleError::Permanent(error)) => {
-                    let failure = failure.get_or_insert_with(|| Failure {
-                        reason: String::new(),
-                        attempts: 0,
-                        first_failed_at: Utc::now().trunc_subsecs(6),
-                    });
-                    failure.attempts = failure.attempts.saturating_add(1);
-                    failure.reason = format!(
-                        "handler failed {} times; last error: {error}",
-                        failure.attempts
-                    );
-                    tracing::warn!(%error, attempt = failure.attempts, partition = delivery.partition, offset = delivery.offset, "cannot apply member event");
-                    failure.attempts
-                }
-            };
-            self.stats.record_retry();
-            if !pause(backoff(failures), shutdown).await {
-                return false;
-            }
-        }
-    }
-
-    /// Counts what the batch did and publishes copies of what was parked.
-    async fn finish(
+    /// Decides and writes the batch in one transaction, retrying until done; `None` when stopped
+    /// first.
+    async fn write(
         &self,
-        batch: &[Delivery],
+        arrivals: &[Arrival],
+        shutdown: &CancellationToken,
+    ) -> Option<Vec<Outcome>> {
+        let max_attempts = self.settings.max_attempts;
+        batch::write(&self.pool, arrivals, max_attempts, &self.stats, shutdown).await
+    }
+
+    /// Counts what the batch did, and publishes dead-letter copies of what was parked; `false`
+    /// when stopped first.
+    async fn report(
+        &self,
+        batch: &[Arrival],
         outcomes: Vec<Outcome>,
         shutdown: &CancellationToken,
     ) -> bool {
-        for (delivery, outcome) in batch.iter().zip(outcomes) {
+        for (arrival, outcome) in batch.iter().zip(outcomes) {
+            let delivery = &arrival.delivery;
             match outcome {
                 Outcome::Applied(applied) => {
                     self.stats.record(applied);
@@ -257,7 +209,9 @@ impl MemberEventConsumer {
                     );
                 }
                 Outcome::Parked(failure) => {
-                    if !self.publish_parked(delivery, &failure, shutdown).await {
+                    let (dead_letters, stats) = (&self.dead_letters, &self.stats);
+                    if !park::publish_copy(dead_letters, stats, delivery, &failure, shutdown).await
+                    {
                         return false;
                     }
                 }
@@ -266,43 +220,10 @@ impl MemberEventConsumer {
         true
     }
 
-    /// The database holds the parked event already; the topic copy is retried until acknowledged
-    /// (a crash first redelivers the event, which finds it parked and publishes again).
-    async fn publish_parked(
-        &self,
-        delivery: &Delivery,
-        failure: &Failure,
-        shutdown: &CancellationToken,
-    ) -> bool {
-        let mut failures = 0u32;
-        loop {
-            match self.dead_letters.publish(delivery, failure).await {
-                Ok(()) => {
-                    self.stats.record_dead_letter();
-                    tracing::warn!(
-                        reason = failure.reason,
-                        partition = delivery.partition,
-                        offset = delivery.offset,
-                        dead_letter_topic = self.dead_letters.topic(),
-                        "member event parked"
-                    );
-                    return true;
-                }
-                Err(error) => {
-                    failures = failures.saturating_add(1);
-                    tracing::warn!(%error, "cannot publish parked member event, retrying");
-                    if !pause(backoff(failures), shutdown).await {
-                        return false;
-                    }
-                }
-            }
-        }
-    }
-
-    /// The batch is applied (or parked): only now may its offsets be committed.
-    fn store_offsets(&self, batch: &[Delivery]) {
+    /// The batch is written: only now may its offsets be committed.
+    fn store_offsets(&self, batch: &[Arrival]) {
         let mut next_offsets = BTreeMap::new();
-        for delivery in batch {
+        for Arrival { delivery, .. } in batch {
             next_offsets.insert(delivery.partition, delivery.offset.saturating_add(1));
             if let Err(error) =
                 self.consumer
@@ -349,16 +270,13 @@ impl Drop for ClosedOnItsOwnThread {
     }
 }
 
-/// Sleeps unless stopped first; `false` when stopped.
-async fn pause(duration: Duration, shutdown: &CancellationToken) -> bool {
-    tokio::select! {
-        () = tokio::time::sleep(duration) => true,
-        () = shutdown.cancelled() => false,
+/// The message's bytes and position, copied out of the client's buffer.
+fn delivery_of(message: &impl Message) -> Delivery {
+    Delivery {
+        topic: message.topic().to_owned(),
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().map(<[u8]>::to_vec),
+        payload: message.payload().map(<[u8]>::to_vec),
     }
-}
-
-/// Exponential back-off with jitter, 50 ms doubling to at most 5 s.
-fn backoff(failures: u32) -> Duration {
-    let ceiling_ms = 50u64.saturating_mul(1 << failures.min(7)).min(5_000);
-    Duration::from_millis(rand::rng().random_range(ceiling_ms / 2..=ceiling_ms))
 }

@@ -11,7 +11,7 @@ use rdkafka::{
     util::Timeout,
 };
 
-use super::{Delivery, apply::Failure};
+use crate::domain::{Delivery, Failure};
 
 pub const HEADER_REASON: &str = "dlq.reason";
 pub const HEADER_ORIGINAL_TOPIC: &str = "dlq.original.topic";

@@ -1,23 +1,22 @@
-//! Consuming member events: the Kafka consumer loop, applying a batch of events in one
-//! transaction, parking what cannot be processed, and the operator tools that replay it.
+//! Consuming member events. One event's path, top to bottom: `consumer.rs` polls a batch and
+//! commits its offsets once written; `batch.rs` decides and writes it in one transaction (the
+//! rules are [`crate::domain::decide_batch`]), retrying as `retry.rs` says; `park.rs` sends
+//! copies of what was parked to the dead-letter topic (`dead_letter.rs`). Also here: the
+//! consumer's counters (`stats.rs`), probe and health, for `/ready` and `/consumer`.
 
-mod apply;
 mod batch;
-mod bulk;
 mod consumer;
 mod dead_letter;
-mod delivery;
 mod health;
+mod park;
 mod probe;
-pub mod replay;
-pub mod rewind;
+mod retry;
 mod stats;
 
-pub use apply::{Applied, Failure, Outcome, apply_event};
-pub use batch::{HandleError, classify};
 pub use consumer::{ConsumerSettings, MemberEventConsumer};
 pub use dead_letter::DeadLetterQueue;
-pub use delivery::{Delivery, Rejection};
 pub use health::{ConsumerHealth, HealthMonitor, HealthReport, HealthSettings};
 pub use probe::{ConsumerProbe, PartitionLag};
 pub use stats::{ConsumerStats, StatsSnapshot};
+// `stats` counts outcomes by this name.
+use crate::domain::Applied;

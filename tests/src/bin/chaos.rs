@@ -16,7 +16,7 @@ use rand::{Rng, seq::IndexedRandom};
 use reservation_service::{
     db::parked_events,
     domain::ParkedStatus,
-    events::replay::{self, Selection},
+    operator::dlq::{self, Selection},
 };
 use system_tests::{TestSystem, faults, system::DEADLINE};
 
@@ -91,9 +91,9 @@ async fn main() -> anyhow::Result<()> {
     let parked = parked_events::list(&mut connection, Some(ParkedStatus::Parked), i64::MAX).await?;
     drop(connection);
     for event in parked.iter().filter(|event| event.event_id.is_none()) {
-        replay::discard(&pool, event.id, "garbage injected by the chaos run").await?;
+        dlq::discard(&pool, event.id, "garbage injected by the chaos run").await?;
     }
-    let replayed = replay::replay(&pool, Selection::All).await?;
+    let replayed = dlq::replay(&pool, Selection::All).await?;
     let audit = faults::settle(&system, DEADLINE).await;
     table.push(audit.report(
         &format!(

@@ -1,19 +1,21 @@
-//! Operator tools on parked events: replay them in their original order, or discard them.
+//! `dlq`: the operator's tools on parked events: replay them in their original order, or
+//! discard them.
 //!
 //! A member's parked events are replayed in one transaction under the member's stream lock, the
 //! same lock the consumer takes, so a replay and the live consumer never interleave one member's
-//! events. Replaying is idempotent: an event already applied (by id) has no second effect, and
-//! an event no longer parked is reported and left alone.
+//! events; and by the consumer's own rules ([`decide_batch`]), so a replayed event has the effect
+//! it would have had. Replaying is idempotent: an event already applied (by id) has no second
+//! effect, and an event no longer parked is reported and left alone.
 
 use chrono::{SubsecRound, Utc};
-use serde::Serialize;
 use sqlx::AnyPool;
 use uuid::Uuid;
 
-use super::{Delivery, apply_event};
 use crate::{
     db,
-    domain::{ParkedEvent, ParkedStatus},
+    domain::{
+        Applied, Arrival, Knowledge, Outcome, ParkedEvent, ParkedStatus, decide_batch, member_ids,
+    },
 };
 
 /// Which parked events to replay.
@@ -38,15 +40,30 @@ pub enum ToolError {
 }
 
 /// What replaying one parked event did.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReplayReport {
     pub id: Uuid,
     pub member_id: Option<String>,
     pub source_partition: i32,
     pub source_offset: i64,
-    /// `activated`, `deleted`, `stale`, `duplicate`; or `still_parked`.
-    pub outcome: String,
+    pub outcome: ReplayOutcome,
     pub detail: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayOutcome {
+    Applied(Applied),
+    /// It still cannot be applied; the member's events after it were left parked too.
+    StillParked,
+}
+
+impl ReplayOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Applied(applied) => applied.as_str(),
+            Self::StillParked => "still_parked",
+        }
+    }
 }
 
 /// Replays the selected events; each member's in the order they first arrived. An event that
@@ -128,34 +145,52 @@ async fn replay_group(
             None => Vec::new(),
         },
     };
-    let mut reports = Vec::new();
-    for event in events {
-        let report = match delivery_of(&event).decode() {
-            Ok(decoded) => {
-                let applied = apply_event(&mut transaction, &decoded, now).await?;
-                db::parked_events::resolve(
-                    &mut transaction,
-                    event.id,
-                    ParkedStatus::Replayed,
-                    applied.outcome(),
-                    now,
-                )
-                .await?;
-                report(&event, applied.outcome(), None)
-            }
-            Err(rejection) => {
-                // Order first: the member's later events must not overtake this one.
-                reports.push(report(
-                    &event,
-                    "still_parked",
-                    Some(format!(
-                        "{rejection}; discard it (dlq discard) to release the events behind it"
-                    )),
-                ));
-                break;
-            }
-        };
-        reports.push(report);
+    let arrivals: Vec<Arrival> = events.iter().map(Arrival::of_parked).collect();
+    let member_ids = member_ids(&arrivals);
+    // The events being replayed are the parked ones: nothing else holds them back.
+    let knowledge = Knowledge {
+        parked: Vec::new(),
+        ..db::batch::knowledge(&mut transaction, &arrivals, &member_ids).await?
+    };
+    let decisions = decide_batch(&knowledge, &arrivals, None, now);
+    // Order first: the member's events after one that still cannot be applied stay parked.
+    let replayable = decisions
+        .iter()
+        .take_while(|decision| decision.parking().is_none())
+        .count();
+    let outcomes = db::batch::write(
+        &mut transaction,
+        &arrivals[..replayable],
+        &decisions[..replayable],
+        now,
+    )
+    .await?;
+    let mut reports = Vec::with_capacity(replayable + 1);
+    for (event, outcome) in events.iter().zip(outcomes) {
+        if let Outcome::Applied(applied) = outcome {
+            let resolution = applied.as_str();
+            db::parked_events::resolve(
+                &mut transaction,
+                event.id,
+                ParkedStatus::Replayed,
+                resolution,
+                now,
+            )
+            .await?;
+            reports.push(report(event, ReplayOutcome::Applied(applied), None));
+        }
+    }
+    if let (Some(event), Some(Err(rejection))) = (
+        events.get(replayable),
+        arrivals.get(replayable).map(|arrival| &arrival.event),
+    ) {
+        reports.push(report(
+            event,
+            ReplayOutcome::StillParked,
+            Some(format!(
+                "{rejection}; discard it (dlq discard) to release the events behind it"
+            )),
+        ));
     }
     transaction.commit().await?;
     Ok(reports)
@@ -190,23 +225,13 @@ pub async fn discard(pool: &AnyPool, id: Uuid, reason: &str) -> Result<ParkedEve
     Ok(discarded)
 }
 
-fn delivery_of(event: &ParkedEvent) -> Delivery {
-    Delivery {
-        topic: event.source_topic.clone(),
-        partition: event.source_partition,
-        offset: event.source_offset,
-        key: event.message_key.clone(),
-        payload: event.payload.clone(),
-    }
-}
-
-fn report(event: &ParkedEvent, outcome: &str, detail: Option<String>) -> ReplayReport {
+fn report(event: &ParkedEvent, outcome: ReplayOutcome, detail: Option<String>) -> ReplayReport {
     ReplayReport {
         id: event.id,
         member_id: event.member_id.clone(),
         source_partition: event.source_partition,
         source_offset: event.source_offset,
-        outcome: outcome.to_owned(),
+        outcome,
         detail,
     }
 }
