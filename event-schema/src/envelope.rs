@@ -1,6 +1,6 @@
 //! The CloudEvents 1.0 envelope every member event travels in.
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -48,8 +48,7 @@ impl MemberEvent {
             specversion: SPEC_VERSION.to_owned(),
             id: Uuid::now_v7(),
             source: source.into(),
-            // Microseconds: what both SQLite text and PostgreSQL keep, so a stored copy round-trips.
-            time: Utc::now().trunc_subsecs(6),
+            time: Utc::now(),
             subject: payload.member_id().to_string(),
             datacontenttype: DATA_CONTENT_TYPE.to_owned(),
             payload,

@@ -9,7 +9,7 @@
 //! - [`config`]: settings from the environment.
 //! - [`domain`]: members and the rules for registering them.
 //! - [`db`]: connection, migrations and queries (SQLite or PostgreSQL).
-//! - [`events`]: the outbox relay that publishes to Kafka.
+//! - [`events`]: the outbox relay that publishes to Kafka, and the health check behind `/ready`.
 //! - [`http`]: the REST API.
 //! - [`startup`]: wires it together: [`Application`].
 //! - [`telemetry`]: logging and signal handling.

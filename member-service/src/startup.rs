@@ -1,4 +1,5 @@
-//! Wiring: database, producer, relay and HTTP server, stopped together by one token.
+//! Wiring: database, producer, relay, health check and HTTP server, stopped together by one
+//! token.
 
 use anyhow::Context;
 use sqlx::AnyPool;
@@ -8,7 +9,9 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     Config,
     db::{self, relay_lock::OutboxAccess},
-    events::{BrokerProbe, OutboxSignal, Relay, RelaySettings, create_producer},
+    events::{
+        BrokerProbe, Health, HealthMonitor, OutboxSignal, Relay, RelaySettings, create_producer,
+    },
     http::{self, AppState},
 };
 
@@ -16,6 +19,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     relay: Relay,
+    health_monitor: HealthMonitor,
     shutdown: CancellationToken,
 }
 
@@ -42,16 +46,23 @@ impl Application {
                 sweep_interval: config.relay_sweep_interval,
             },
         );
+        let health = Health::default();
+        let health_monitor = HealthMonitor::new(
+            pool.clone(),
+            BrokerProbe::new(producer, config.member_events_topic),
+            health.clone(),
+        );
         let state = AppState {
             pool,
             outbox_signal,
-            broker: BrokerProbe::new(producer, config.member_events_topic),
+            health,
             relay: relay.leadership(),
         };
         Ok(Self {
             listener,
             state,
             relay,
+            health_monitor,
             shutdown: CancellationToken::new(),
         })
     }
@@ -68,14 +79,15 @@ impl Application {
         self.state.pool.clone()
     }
 
-    /// Cancel it to stop: HTTP drains in-flight requests, the relay finishes its round.
+    /// Cancel it to stop: HTTP drains in-flight requests, the relay finishes its round, the
+    /// health check stops.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
     }
 
-    /// Runs the HTTP server and the outbox relay until the shutdown token is cancelled. Both run
-    /// inside this one future, so dropping or aborting it stops everything at once, as a crash
-    /// would.
+    /// Runs the HTTP server, the outbox relay and the health check until the shutdown token is
+    /// cancelled. All run inside this one future, so dropping or aborting it stops everything at
+    /// once, as a crash would.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let address = self.listener.local_addr()?;
         tracing::info!(%address, "member-service listening");
@@ -85,11 +97,15 @@ impl Application {
                 .with_graceful_shutdown(async move { shutdown.cancelled().await })
                 .await
                 .context("HTTP server failed");
-            // However the server ended, the outbox relay ends with it.
+            // However the server ended, the outbox relay and the health check end with it.
             self.shutdown.cancel();
             served
         };
-        let ((), served) = tokio::join!(self.relay.run(self.shutdown.clone()), server);
+        let ((), (), served) = tokio::join!(
+            self.relay.run(self.shutdown.clone()),
+            self.health_monitor.run(self.shutdown.clone()),
+            server
+        );
         served?;
         tracing::info!("member-service stopped");
         Ok(())

@@ -26,15 +26,26 @@ async fn deletions_made_while_the_broker_is_down_are_applied_after_it_restarts()
             started.elapsed()
         );
     }
-    // The events wait in the outbox while the broker is away, and readiness says why.
-    let readiness = system
-        .http
-        .get(system.member_url("/ready"))
-        .send()
-        .await
-        .expect("GET /ready");
-    assert_eq!(readiness.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let readiness: serde_json::Value = readiness.json().await.expect("readiness json");
+    // The events wait in the outbox while the broker is away, and readiness says why once its
+    // background check has seen the outage and the deletions.
+    let readiness: serde_json::Value = eventually(
+        "readiness to report the outage and the backlog",
+        DEADLINE,
+        || async {
+            let readiness = system
+                .http
+                .get(system.member_url("/ready"))
+                .send()
+                .await
+                .expect("GET /ready");
+            if readiness.status() != StatusCode::SERVICE_UNAVAILABLE {
+                return None;
+            }
+            let readiness: serde_json::Value = readiness.json().await.expect("readiness json");
+            (readiness["broker"] != "ok" && readiness["outbox_backlog"] == 5).then_some(readiness)
+        },
+    )
+    .await;
     assert_eq!(readiness["database"], "ok");
     assert_ne!(readiness["broker"], "ok");
     assert_eq!(readiness["outbox_backlog"], 5);

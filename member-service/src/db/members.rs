@@ -1,10 +1,9 @@
 //! Queries on the members table.
 
-use chrono::{DateTime, Utc};
-use sqlx::{AnyConnection, Row, any::AnyRow};
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use super::{format_time, parse_time, parse_uuid};
+use super::{parse_uuid, time};
 use crate::domain::{Member, NewMember};
 
 #[derive(Debug, thiserror::Error)]
@@ -15,18 +14,42 @@ pub enum InsertError {
     Database(#[from] sqlx::Error),
 }
 
-/// Inserts a member at version 1.
+/// A row of the members table, as the `Any` driver reads it.
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    id: String,
+    name: Option<String>,
+    email: Option<String>,
+    version: i64,
+    created_at: String,
+}
+
+impl TryFrom<MemberRow> for Member {
+    type Error = sqlx::Error;
+
+    fn try_from(row: MemberRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: parse_uuid(&row.id)?,
+            // Only deleted members have neither; the queries read active ones.
+            name: row.name.unwrap_or_default(),
+            email: row.email.unwrap_or_default(),
+            version: row.version,
+            created_at: time::parse(&row.created_at)?,
+        })
+    }
+}
+
+/// Inserts a member at version 1, registered now.
 pub async fn insert(
     connection: &mut AnyConnection,
     new_member: &NewMember,
-    created_at: DateTime<Utc>,
 ) -> Result<Member, InsertError> {
     let member = Member {
         id: Uuid::now_v7(),
         name: new_member.name.as_str().to_owned(),
         email: new_member.email.as_str().to_owned(),
         version: 1,
-        created_at,
+        created_at: time::now(),
     };
     sqlx::query(
         "INSERT INTO members (id, name, email, status, version, created_at) \
@@ -36,7 +59,7 @@ pub async fn insert(
     .bind(&member.name)
     .bind(&member.email)
     .bind(member.version)
-    .bind(format_time(member.created_at))
+    .bind(time::format(member.created_at))
     .execute(connection)
     .await
     .map_err(|error| match &error {
@@ -50,14 +73,14 @@ pub async fn insert(
 
 /// The active member with this id, if any.
 pub async fn find(connection: &mut AnyConnection, id: Uuid) -> Result<Option<Member>, sqlx::Error> {
-    sqlx::query(
+    sqlx::query_as::<_, MemberRow>(
         "SELECT id, name, email, version, created_at FROM members \
          WHERE id = $1 AND status = 'active'",
     )
     .bind(id.to_string())
     .fetch_optional(connection)
     .await?
-    .map(|row| member_from_row(&row))
+    .map(Member::try_from)
     .transpose()
 }
 
@@ -68,7 +91,7 @@ pub async fn list(
     limit: u32,
 ) -> Result<Vec<Member>, sqlx::Error> {
     let after = after.map(|id| id.to_string()).unwrap_or_default();
-    sqlx::query(
+    sqlx::query_as::<_, MemberRow>(
         "SELECT id, name, email, version, created_at FROM members \
          WHERE status = 'active' AND id > $1 ORDER BY id LIMIT $2",
     )
@@ -76,40 +99,21 @@ pub async fn list(
     .bind(i64::from(limit))
     .fetch_all(connection)
     .await?
-    .iter()
-    .map(member_from_row)
+    .into_iter()
+    .map(Member::try_from)
     .collect()
 }
 
-/// Marks the member deleted, erases its name and email, and returns its new version;
+/// Marks the member deleted now, erases its name and email, and returns its new version;
 /// `None` when there is no active member with this id.
-pub async fn delete(
-    connection: &mut AnyConnection,
-    id: Uuid,
-    deleted_at: DateTime<Utc>,
-) -> Result<Option<i64>, sqlx::Error> {
-    let row = sqlx::query(
+pub async fn delete(connection: &mut AnyConnection, id: Uuid) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
         "UPDATE members SET status = 'deleted', name = NULL, email = NULL, \
          version = version + 1, deleted_at = $2 \
          WHERE id = $1 AND status = 'active' RETURNING version",
     )
     .bind(id.to_string())
-    .bind(format_time(deleted_at))
+    .bind(time::format(time::now()))
     .fetch_optional(connection)
-    .await?;
-    row.map(|row| row.try_get::<i64, _>("version")).transpose()
-}
-
-fn member_from_row(row: &AnyRow) -> Result<Member, sqlx::Error> {
-    Ok(Member {
-        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
-        name: row
-            .try_get::<Option<String>, _>("name")?
-            .unwrap_or_default(),
-        email: row
-            .try_get::<Option<String>, _>("email")?
-            .unwrap_or_default(),
-        version: row.try_get("version")?,
-        created_at: parse_time(&row.try_get::<String, _>("created_at")?)?,
-    })
+    .await
 }

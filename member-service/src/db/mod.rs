@@ -1,16 +1,29 @@
 //! The service's own database: SQLite (default, one file, WAL) or PostgreSQL, chosen by the URL.
 //!
-//! Queries go through sqlx's `Any` driver so that one set of SQL serves both; they stick to
-//! what both dialects share (`$n` placeholders, TEXT ids and RFC 3339 times, `RETURNING`).
-//! Each backend has its own migrations, because DDL is where the dialects differ.
+//! One set of SQL serves both, through sqlx's `Any` driver: each query is written and tested
+//! once, and a handler never knows which database it talks to. The price:
+//! - Queries use only what both dialects share: `$n` placeholders, `RETURNING`, plain types.
+//!   sqlx's `QueryBuilder` writes `?` for `Any`, which PostgreSQL rejects, so a dynamic list
+//!   spells its `$n` out ([`outbox::mark_published`]).
+//! - `Any` carries only integers, floats, booleans, text and bytes. Ids are UUIDs as TEXT and
+//!   times fixed-width RFC 3339 text ([`time`]), not PostgreSQL's `uuid` and `timestamptz`:
+//!   bigger, unchecked by the database, and compared as text, which is right only because every
+//!   time is written by [`time::format`].
+//! - No compile-time checked queries (`query!` needs one concrete database). Rows are read into
+//!   `FromRow` structs of those plain types and converted to domain types in one place each; a
+//!   mismatch shows in the tests, which run on SQLite and, in CI, on PostgreSQL.
+//! - Each backend has its own migrations, because DDL is where the dialects differ (identity
+//!   columns, types); the two sets are kept in step by hand.
+//! - Where the backends really differ, the code says so: one connection for SQLite (one writer
+//!   anyway), an advisory lock electing the relay on PostgreSQL ([`relay_lock`]).
 
 pub mod members;
 pub mod outbox;
 pub mod relay_lock;
+pub mod time;
 
 use std::str::FromStr;
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{
     AnyPool, Executor,
@@ -82,11 +95,6 @@ pub async fn connect(url: &SecretString, max_connections: u32) -> Result<AnyPool
     Ok(pool)
 }
 
-/// Whether the database answers.
-pub async fn ping(pool: &AnyPool) -> Result<(), sqlx::Error> {
-    pool.execute("SELECT 1").await.map(|_| ())
-}
-
 fn sqlite_url_creating_file(url: &str) -> String {
     if url.contains("mode=") {
         url.to_owned()
@@ -97,17 +105,7 @@ fn sqlite_url_creating_file(url: &str) -> String {
     }
 }
 
-/// Times are stored as fixed-width RFC 3339 text (UTC, microseconds), which sorts in time order.
-pub fn format_time(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-pub fn parse_time(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|time| time.with_timezone(&Utc))
-        .map_err(|error| sqlx::Error::Decode(Box::new(error)))
-}
-
-pub fn parse_uuid(text: &str) -> Result<uuid::Uuid, sqlx::Error> {
+/// Ids are stored as UUID text.
+fn parse_uuid(text: &str) -> Result<uuid::Uuid, sqlx::Error> {
     uuid::Uuid::from_str(text).map_err(|error| sqlx::Error::Decode(Box::new(error)))
 }

@@ -2,12 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use event_schema::MemberEvent;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
-use super::format_time;
+use super::time;
 
-/// An event waiting to be published.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An event waiting to be published: already plain text and numbers, so it is its own row.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct PendingEvent {
     pub sequence: i64,
     pub event_id: String,
@@ -29,7 +29,7 @@ pub async fn append(
     .bind(event.member_id().to_string())
     .bind(event.payload.type_name())
     .bind(event.to_json())
-    .bind(format_time(event.time))
+    .bind(time::format(event.time))
     .execute(connection)
     .await
     .map(|_| ())
@@ -40,24 +40,13 @@ pub async fn pending(
     connection: &mut AnyConnection,
     limit: u32,
 ) -> Result<Vec<PendingEvent>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT sequence, event_id, member_id, event_type, payload FROM outbox \
          WHERE published_at IS NULL ORDER BY sequence LIMIT $1",
     )
     .bind(i64::from(limit))
     .fetch_all(connection)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(PendingEvent {
-                sequence: row.try_get("sequence")?,
-                event_id: row.try_get("event_id")?,
-                member_id: row.try_get("member_id")?,
-                event_type: row.try_get("event_type")?,
-                payload: row.try_get("payload")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Stamps exactly these rows as published. An explicit list, not a range: a row with a lower
@@ -79,7 +68,7 @@ pub async fn mark_published(
         "UPDATE outbox SET published_at = $1 WHERE sequence IN ({})",
         placeholders.join(", ")
     );
-    let mut query = sqlx::query(&statement).bind(format_time(published_at));
+    let mut query = sqlx::query(&statement).bind(time::format(published_at));
     for sequence in sequences {
         query = query.bind(*sequence);
     }
@@ -88,8 +77,7 @@ pub async fn mark_published(
 
 /// How many events wait to be published.
 pub async fn backlog(connection: &mut AnyConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query("SELECT COUNT(*) AS waiting FROM outbox WHERE published_at IS NULL")
+    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
         .fetch_one(connection)
-        .await?
-        .try_get("waiting")
+        .await
 }

@@ -6,11 +6,12 @@
 //!
 //! SQLite needs no election: a SQLite database belongs to one process.
 
-use sqlx::{AnyConnection, AnyPool, Row, pool::PoolConnection};
+use sqlx::{AnyConnection, AnyPool, pool::PoolConnection};
 
 use super::{
     Backend,
     outbox::{self, PendingEvent},
+    time,
 };
 
 /// Arbitrary, fixed: the advisory lock key of the outbox relay ("outbox" in ASCII).
@@ -65,7 +66,7 @@ impl OutboxAccess {
     }
 
     pub async fn mark_published(&mut self, sequences: &[i64]) -> Result<(), sqlx::Error> {
-        let published_at = chrono::Utc::now();
+        let published_at = time::now();
         match self {
             Self::Shared(pool) => {
                 let mut connection = pool.acquire().await?;
@@ -89,11 +90,10 @@ impl OutboxAccess {
 async fn elect(pool: &AnyPool) -> Result<Option<AnyConnection>, sqlx::Error> {
     // Detached: the lock lives as long as this connection, which must never go back to the pool.
     let mut connection = pool.acquire().await?.detach();
-    let acquired: bool = sqlx::query("SELECT pg_try_advisory_lock($1) AS acquired")
+    let acquired: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(RELAY_LOCK_KEY)
         .fetch_one(&mut connection)
-        .await?
-        .try_get("acquired")?;
+        .await?;
     if acquired {
         tracing::info!("this replica's outbox relay is now the leader");
         Ok(Some(connection))

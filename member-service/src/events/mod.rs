@@ -1,7 +1,10 @@
-//! Getting committed changes out to Kafka: the producer and the outbox relay.
+//! Getting committed changes out to Kafka: the producer, the outbox relay, and the background
+//! check of what they depend on.
 
+mod health;
 mod producer;
 mod relay;
 
+pub use health::{Health, HealthMonitor, HealthReport};
 pub use producer::{BrokerProbe, create_producer};
 pub use relay::{OutboxSignal, Relay, RelayLeadership, RelaySettings};

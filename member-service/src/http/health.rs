@@ -4,7 +4,6 @@ use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde::Serialize;
 
 use super::AppState;
-use crate::db;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -12,14 +11,21 @@ pub fn router() -> Router<AppState> {
         .route("/ready", get(ready))
 }
 
+/// Answered from the background check's last result, never from a round trip: readiness
+/// probes get their answer at once, also while a dependency hangs. Errors are named, not
+/// quoted (the driver's text is in the log).
 #[derive(Serialize)]
 struct Readiness {
+    /// `ready`, `degraded`, `starting` (not checked yet) or `stale` (the check is stuck).
     status: &'static str,
-    database: String,
-    broker: String,
+    /// `ok`, `unavailable` or `unknown`; the same for `broker`.
+    database: &'static str,
+    broker: &'static str,
     outbox_backlog: Option<i64>,
     /// `leader` publishes the outbox; `standby` waits to take over from another replica.
     outbox_relay: &'static str,
+    /// How old the answer is.
+    checked_ms_ago: Option<u64>,
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -27,28 +33,33 @@ async fn health() -> Json<serde_json::Value> {
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let database = db::ping(&state.pool).await;
-    let backlog = match &database {
-        Ok(()) => match state.pool.acquire().await {
-            Ok(mut connection) => db::outbox::backlog(&mut connection).await.ok(),
-            Err(_) => None,
-        },
-        Err(_) => None,
+    let report = state.health.latest();
+    let label = |result: Option<&Result<(), String>>| match result {
+        None => "unknown",
+        Some(Ok(())) => "ok",
+        Some(Err(_)) => "unavailable",
     };
-    let broker = state.broker.check().await;
-    let ready = database.is_ok() && broker.is_ok();
+    let status = match &report {
+        None => "starting",
+        Some(report) if report.is_stale() => "stale",
+        Some(report) if report.is_healthy() => "ready",
+        Some(_) => "degraded",
+    };
     let body = Readiness {
-        status: if ready { "ready" } else { "degraded" },
-        database: database.map_or_else(|error| error.to_string(), |()| "ok".to_owned()),
-        broker: broker.map_or_else(|error| error, |()| "ok".to_owned()),
-        outbox_backlog: backlog,
+        status,
+        database: label(report.as_ref().map(|report| &report.database)),
+        broker: label(report.as_ref().map(|report| &report.broker)),
+        outbox_backlog: report.as_ref().and_then(|report| report.outbox_backlog),
         outbox_relay: if state.relay.is_leader() {
             "leader"
         } else {
             "standby"
         },
+        checked_ms_ago: report.as_ref().map(|report| {
+            u64::try_from(report.checked_at.elapsed().as_millis()).unwrap_or(u64::MAX)
+        }),
     };
-    let status = if ready {
+    let status = if status == "ready" {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

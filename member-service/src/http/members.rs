@@ -9,7 +9,7 @@ use axum::{
     http::StatusCode,
     routing::get,
 };
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use event_schema::{MemberDeleted, MemberEvent, MemberEventData, MemberRegistered};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -79,9 +79,8 @@ async fn register_member(
     let Json(request) = payload?;
     let new_member =
         NewMember::parse(&request.name, &request.email).map_err(ApiError::Validation)?;
-    let now = now();
     let mut transaction = state.pool.begin().await.map_err(ApiError::internal)?;
-    let member = db::members::insert(&mut transaction, &new_member, now)
+    let member = db::members::insert(&mut transaction, &new_member)
         .await
         .map_err(|error| match error {
             InsertError::EmailTaken => ApiError::Conflict(format!(
@@ -156,7 +155,7 @@ async fn delete_member(
 ) -> Result<StatusCode, ApiError> {
     let Path(id) = id?;
     let mut transaction = state.pool.begin().await.map_err(ApiError::internal)?;
-    let new_version = db::members::delete(&mut transaction, id, now())
+    let new_version = db::members::delete(&mut transaction, id)
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| member_not_found(id))?;
@@ -183,9 +182,4 @@ fn member_not_found(id: Uuid) -> ApiError {
 /// Database versions start at 1 and only grow, so they always fit.
 fn version(database_version: i64) -> u64 {
     u64::try_from(database_version).unwrap_or_default()
-}
-
-fn now() -> DateTime<Utc> {
-    use chrono::SubsecRound;
-    Utc::now().trunc_subsecs(6)
 }

@@ -1,0 +1,47 @@
+//! Times as the database keeps them: fixed-width RFC 3339 text in UTC with microseconds, e.g.
+//! `2030-01-01T10:00:00.000000Z`. Fixed width makes text order time order, so `ORDER BY` and
+//! comparisons work on the text in both SQLite and PostgreSQL.
+//!
+//! Microseconds are the precision of the stored text, so times that are stored and handed back
+//! (a member's `created_at`) come from [`now`], already cut to that precision: the value a client
+//! gets when it registers is the value it reads later.
+
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+
+/// The current time at the precision the database keeps.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// The stored form of `time`; anything below a microsecond is dropped.
+pub fn format(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub fn parse(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|error| sqlx::Error::Decode(Box::new(error)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_time_reads_back_unchanged() {
+        let time = now();
+        assert_eq!(parse(&format(time)).ok(), Some(time));
+    }
+
+    #[test]
+    fn stored_times_are_fixed_width_so_text_order_is_time_order() {
+        let whole_second = DateTime::parse_from_rfc3339("2030-01-01T10:00:00Z")
+            .map(|time| time.with_timezone(&Utc))
+            .expect("valid time");
+        let later = whole_second + chrono::Duration::nanoseconds(1_500);
+        assert_eq!(format(whole_second), "2030-01-01T10:00:00.000000Z");
+        assert_eq!(format(later), "2030-01-01T10:00:00.000001Z");
+        assert!(format(whole_second) < format(later));
+    }
+}

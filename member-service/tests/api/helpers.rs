@@ -1,0 +1,128 @@
+//! The router on a fresh database, driven with `oneshot` (axum's testing pattern).
+
+use axum::{
+    body::Body,
+    http::{Method, Request, StatusCode, header::CONTENT_TYPE},
+};
+use member_service::{db, http};
+use secrecy::SecretString;
+use serde_json::Value;
+use sqlx::AnyPool;
+use tempfile::TempDir;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub state: http::AppState,
+    _directory: TempDir,
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub content_type: Option<String>,
+    pub body: Value,
+}
+
+impl TestApp {
+    /// A router on its own SQLite file; nothing checked its health yet, no relay leads.
+    pub async fn spawn() -> Self {
+        let directory = TempDir::new().expect("temporary directory");
+        let url = format!("sqlite://{}", directory.path().join("members.db").display());
+        let pool = db::connect(&SecretString::from(url), 1)
+            .await
+            .expect("member database");
+        Self {
+            state: http::AppState::new(pool),
+            _directory: directory,
+        }
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.state.pool
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = http::router(self.state.clone())
+            .oneshot(request)
+            .await
+            .expect("the router answers every request");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("response body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("a JSON body")
+        };
+        TestResponse {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> TestResponse {
+        self.send(request(Method::GET, uri, Body::empty())).await
+    }
+
+    pub async fn delete(&self, uri: &str) -> TestResponse {
+        self.send(request(Method::DELETE, uri, Body::empty())).await
+    }
+
+    pub async fn post_json(&self, uri: &str, body: &Value) -> TestResponse {
+        self.post_raw(uri, &body.to_string()).await
+    }
+
+    /// A POST of `body` as it is, labelled JSON.
+    pub async fn post_raw(&self, uri: &str, body: &str) -> TestResponse {
+        let mut request = request(Method::POST, uri, Body::from(body.to_owned()));
+        request.headers_mut().insert(
+            CONTENT_TYPE,
+            "application/json".parse().expect("header value"),
+        );
+        self.send(request).await
+    }
+
+    pub async fn register_member(&self) -> Uuid {
+        let email = format!("grace-{}@example.com", Uuid::now_v7().simple());
+        let response = self
+            .post_json(
+                "/members",
+                &serde_json::json!({ "name": "Grace Hopper", "email": email }),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+        response.body["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("member id")
+    }
+}
+
+impl TestResponse {
+    /// Checks that this is an RFC 9457 problem and returns its status and body.
+    pub fn problem(self) -> (StatusCode, Value) {
+        assert_eq!(
+            self.content_type.as_deref(),
+            Some("application/problem+json"),
+            "status {}",
+            self.status
+        );
+        assert_eq!(self.body["status"], self.status.as_u16());
+        (self.status, self.body)
+    }
+}
+
+fn request(method: Method, uri: &str, body: Body) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(body)
+        .expect("valid request")
+}

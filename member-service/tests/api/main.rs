@@ -1,0 +1,7 @@
+//! The HTTP API through its router, on a temporary SQLite database and without a broker:
+//! status codes, RFC 9457 problem bodies naming the field, pagination, erasure, readiness.
+//! One binary, so the helpers are built and linked once.
+
+mod helpers;
+mod members;
+mod readiness;
