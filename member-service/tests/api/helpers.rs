@@ -7,7 +7,7 @@ use axum::{
 use member_service::{db, http};
 use secrecy::SecretString;
 use serde_json::Value;
-use sqlx::AnyPool;
+use sqlx::{AnyPool, Connection, Executor, PgConnection};
 use tempfile::TempDir;
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -24,10 +24,10 @@ pub struct TestResponse {
 }
 
 impl TestApp {
-    /// A router on its own SQLite file; nothing checked its health yet, no relay leads.
+    /// A router on its own database; nothing checked its health yet, no relay leads.
     pub async fn spawn() -> Self {
         let directory = TempDir::new().expect("temporary directory");
-        let url = format!("sqlite://{}", directory.path().join("members.db").display());
+        let url = database_url(&directory).await;
         let pool = db::connect(&SecretString::from(url), 1)
             .await
             .expect("member database");
@@ -117,6 +117,28 @@ impl TestResponse {
         assert_eq!(self.body["status"], self.status.as_u16());
         (self.status, self.body)
     }
+}
+
+/// A SQLite file in `directory`, or a new PostgreSQL database when `TEST_DATABASE_URL` names a
+/// server (as for the system tests), so that the same cases run on both backends.
+async fn database_url(directory: &TempDir) -> String {
+    let Ok(server_url) = std::env::var("TEST_DATABASE_URL") else {
+        return format!("sqlite://{}", directory.path().join("members.db").display());
+    };
+    let name = format!("test_members_{}", Uuid::now_v7().simple());
+    let mut server = PgConnection::connect(&server_url)
+        .await
+        .expect("TEST_DATABASE_URL accepts connections");
+    server
+        .execute(format!("CREATE DATABASE \"{name}\"").as_str())
+        .await
+        .expect("create test database");
+    let (server_address, _database) = server_url
+        .split('?')
+        .next()
+        .and_then(|address| address.rsplit_once('/'))
+        .expect("TEST_DATABASE_URL is postgres://…/database");
+    format!("{server_address}/{name}")
 }
 
 fn request(method: Method, uri: &str, body: Body) -> Request<Body> {
