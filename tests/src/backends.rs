@@ -95,8 +95,14 @@ impl TestBroker {
     pub async fn stop(&mut self) {
         match self {
             Self::Embedded { broker, .. } => broker.stop().await.expect("embedded broker stops"),
-            Self::External { control_script, .. } => {
-                run_control_script(control_script.as_ref(), "stop")
+            Self::External {
+                control_script,
+                stopped,
+                ..
+            } => {
+                // Marked before the script runs: a stop that fails half-way still gets a start.
+                *stopped = true;
+                run_control_script(control_script.as_ref(), "stop");
             }
         }
     }
@@ -106,8 +112,14 @@ impl TestBroker {
             Self::Embedded { broker, .. } => {
                 broker.restart().await.expect("embedded broker restarts")
             }
-            Self::External { control_script, .. } => {
-                run_control_script(control_script.as_ref(), "start")
+            Self::External {
+                control_script,
+                stopped,
+                ..
+            } => {
+                run_control_script(control_script.as_ref(), "start");
+                // Cleared only once it is up again: a failed start is retried on drop.
+                *stopped = false;
             }
         }
     }
@@ -194,5 +206,46 @@ impl TestDatabases {
                 url.to_string()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An external broker whose control script only writes down what it was asked to do.
+    fn recording_broker(directory: &TempDir) -> (TestBroker, PathBuf) {
+        let log = directory.path().join("actions");
+        let script = directory.path().join("control.sh");
+        std::fs::write(&script, format!("echo $1 >> '{}'\n", log.display())).expect("script");
+        let broker = TestBroker::External {
+            bootstrap_servers: "127.0.0.1:9092".to_owned(),
+            control_script: Some(script),
+            stopped: false,
+        };
+        (broker, log)
+    }
+
+    fn actions(log: &PathBuf) -> String {
+        std::fs::read_to_string(log).unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_shared_broker_left_stopped_by_a_test_is_started_again_on_drop() {
+        let directory = TempDir::new().expect("temporary directory");
+        let (mut broker, log) = recording_broker(&directory);
+        broker.stop().await;
+        drop(broker);
+        assert_eq!(actions(&log), "stop\nstart\n");
+    }
+
+    #[tokio::test]
+    async fn a_shared_broker_restarted_by_its_test_is_not_started_twice() {
+        let directory = TempDir::new().expect("temporary directory");
+        let (mut broker, log) = recording_broker(&directory);
+        broker.stop().await;
+        broker.restart().await;
+        drop(broker);
+        assert_eq!(actions(&log), "stop\nstart\n");
     }
 }
