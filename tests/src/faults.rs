@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
 use reqwest::StatusCode;
-use sqlx::{AnyPool, Connection, Executor, PgConnection, Row};
+use sqlx::{Any, AnyPool, Connection, Executor, PgConnection, Row, pool::PoolConnection};
 use uuid::Uuid;
 
 use crate::{TestSystem, audit::Audit, backends::TestDatabases};
@@ -159,53 +159,96 @@ pub async fn allow_cancellations(system: &TestSystem) {
         .expect("drop trigger");
 }
 
-/// Makes reservation-service's database unavailable for `duration`: PostgreSQL refuses new
-/// connections and drops the open ones; SQLite is held locked by another connection, so the
-/// service's transactions time out busy.
+/// Makes reservation-service's database unavailable for `duration`; see
+/// [`ReservationDatabaseOutage`].
 pub async fn make_reservation_database_unavailable(system: &TestSystem, duration: Duration) {
-    match &system.databases {
-        TestDatabases::Postgres { admin_url } => {
-            let database = system.reservation_database_name();
-            let mut admin = PgConnection::connect(admin_url.as_str())
-                .await
-                .expect("admin connection");
-            admin
-                .execute(
-                    format!("ALTER DATABASE \"{database}\" WITH ALLOW_CONNECTIONS false").as_str(),
-                )
-                .await
-                .expect("refuse connections");
-            admin
-                .execute(
-                    format!(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                         WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+    ReservationDatabaseOutage::begin(system)
+        .await
+        .end_after(duration)
+        .await;
+}
+
+/// Reservation-service's database, unavailable from [`begin`](Self::begin) until
+/// [`end_after`](Self::end_after): PostgreSQL refuses new connections and drops the open ones;
+/// SQLite is held locked by another connection, so the service's transactions time out busy.
+pub enum ReservationDatabaseOutage {
+    Postgres {
+        admin: PgConnection,
+        database: String,
+    },
+    Sqlite {
+        locker: AnyPool,
+        connection: PoolConnection<Any>,
+    },
+}
+
+impl ReservationDatabaseOutage {
+    /// Returns once the database is unavailable.
+    pub async fn begin(system: &TestSystem) -> Self {
+        match &system.databases {
+            TestDatabases::Postgres { admin_url } => {
+                let database = system.reservation_database_name();
+                let mut admin = PgConnection::connect(admin_url.as_str())
+                    .await
+                    .expect("admin connection");
+                admin
+                    .execute(
+                        format!("ALTER DATABASE \"{database}\" WITH ALLOW_CONNECTIONS false")
+                            .as_str(),
                     )
-                    .as_str(),
-                )
-                .await
-                .expect("drop connections");
-            tokio::time::sleep(duration).await;
-            admin
-                .execute(
-                    format!("ALTER DATABASE \"{database}\" WITH ALLOW_CONNECTIONS true").as_str(),
-                )
-                .await
-                .expect("accept connections");
+                    .await
+                    .expect("refuse connections");
+                admin
+                    .execute(
+                        format!(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                             WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+                        )
+                        .as_str(),
+                    )
+                    .await
+                    .expect("drop connections");
+                Self::Postgres { admin, database }
+            }
+            TestDatabases::Sqlite(_) => {
+                let locker = AnyPool::connect(&system.reservation_database_url())
+                    .await
+                    .expect("second connection");
+                let mut connection = locker.acquire().await.expect("connection");
+                connection
+                    .execute("BEGIN EXCLUSIVE")
+                    .await
+                    .expect("exclusive lock");
+                Self::Sqlite { locker, connection }
+            }
         }
-        TestDatabases::Sqlite(_) => {
-            let locker = AnyPool::connect(&system.reservation_database_url())
-                .await
-                .expect("second connection");
-            let mut connection = locker.acquire().await.expect("connection");
-            connection
-                .execute("BEGIN EXCLUSIVE")
-                .await
-                .expect("exclusive lock");
-            tokio::time::sleep(duration).await;
-            connection.execute("ROLLBACK").await.expect("release lock");
-            drop(connection);
-            locker.close().await;
+    }
+
+    /// Keeps the database unavailable for `duration` more, then gives it back.
+    pub async fn end_after(self, duration: Duration) {
+        // The outage's length is the fault itself: a deliberate gap, not a wait for an outcome.
+        tokio::time::sleep(duration).await;
+        match self {
+            Self::Postgres {
+                mut admin,
+                database,
+            } => {
+                admin
+                    .execute(
+                        format!("ALTER DATABASE \"{database}\" WITH ALLOW_CONNECTIONS true")
+                            .as_str(),
+                    )
+                    .await
+                    .expect("accept connections");
+            }
+            Self::Sqlite {
+                locker,
+                mut connection,
+            } => {
+                connection.execute("ROLLBACK").await.expect("release lock");
+                drop(connection);
+                locker.close().await;
+            }
         }
     }
 }

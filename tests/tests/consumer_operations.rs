@@ -68,8 +68,8 @@ async fn the_consumer_applies_at_most_its_bound_at_once_and_shows_its_lag() {
     .await;
 
     // Events pile up while the consumer cannot write: lag is visible, per partition.
+    let outage = faults::ReservationDatabaseOutage::begin(&system).await;
     let members = async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
         let members = futures::future::join_all((0..40).map(|_| system.register_member())).await;
         let lagging = eventually("lag to show on /consumer", DEADLINE, || async {
             let view = system.consumer_view().await;
@@ -78,10 +78,7 @@ async fn the_consumer_applies_at_most_its_bound_at_once_and_shows_its_lag() {
         .await;
         (members, lagging)
     };
-    let ((members, lagging), ()) = tokio::join!(
-        members,
-        faults::make_reservation_database_unavailable(&system, Duration::from_secs(6))
-    );
+    let ((members, lagging), ()) = tokio::join!(members, outage.end_after(Duration::from_secs(6)));
     let partitions = lagging["lag"].as_array().expect("lag per partition");
     assert_eq!(partitions.len(), 3, "{lagging}");
     assert!(lagging["in_flight"].as_u64() <= Some(4), "{lagging}");

@@ -278,10 +278,8 @@ async fn reservation_database_unavailable_for_a_while() {
     let system = TestSystem::start().await;
     let members = faults::populate(&system, MEMBERS, RESERVATIONS_EACH).await;
 
-    let outage = faults::make_reservation_database_unavailable(&system, Duration::from_secs(8));
+    let outage = faults::ReservationDatabaseOutage::begin(&system).await;
     let deletions = async {
-        // Let the outage begin first.
-        tokio::time::sleep(Duration::from_millis(300)).await;
         faults::delete_all(&system, &members).await;
         eventually(
             "readiness to report the consumer failing",
@@ -298,7 +296,7 @@ async fn reservation_database_unavailable_for_a_while() {
         )
         .await;
     };
-    tokio::join!(outage, deletions);
+    tokio::join!(outage.end_after(Duration::from_secs(8)), deletions);
 
     let audit = faults::settle(&system, DEADLINE).await;
     let stats = system.consumer_stats().await;
@@ -335,6 +333,7 @@ async fn reservation_service_down_while_members_keep_being_deleted() {
             errors += 1;
         }
         latencies_during.push(request.elapsed());
+        // Deliberate gaps: the deletions are spread over the outage, which lasts its full length.
         tokio::time::sleep(pace.saturating_sub(request.elapsed())).await;
     }
     tokio::time::sleep(outage.saturating_sub(started.elapsed())).await;

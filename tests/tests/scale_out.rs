@@ -7,8 +7,12 @@ use std::{
     time::Duration,
 };
 
-use event_schema::MemberEventData;
+use event_schema::{MemberEventData, Topic};
 use futures::{StreamExt, stream};
+use rdkafka::{
+    ClientConfig,
+    consumer::{BaseConsumer, Consumer},
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::{AnyPool, Row};
@@ -32,6 +36,39 @@ async fn count(pool: &AnyPool, sql: &str) -> i64 {
         .await
         .expect("count query")
         .get::<i64, _>(0)
+}
+
+/// Each partition of the system's topic with the offset after its last record.
+async fn end_offsets(system: &TestSystem) -> BTreeMap<i32, i64> {
+    let bootstrap_servers = system.broker.bootstrap_servers();
+    let topic = system.topic.clone();
+    // fetch_watermarks blocks the calling thread.
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap_servers)
+            .create()
+            .expect("consumer");
+        (0..Topic::MemberEvents.partitions())
+            .map(|partition| {
+                let (_, end) = consumer
+                    .fetch_watermarks(&topic, partition, Duration::from_secs(10))
+                    .expect("watermarks");
+                (partition, end)
+            })
+            .collect()
+    })
+    .await
+    .expect("watermarks task")
+}
+
+/// Whether `seen` holds the last record of every partition that has one.
+fn read_to_end(seen: &[TailedEvent], end_offsets: &BTreeMap<i32, i64>) -> bool {
+    end_offsets.iter().all(|(partition, end)| {
+        *end == 0
+            || seen
+                .iter()
+                .any(|event| event.partition == *partition && event.offset + 1 >= *end)
+    })
 }
 
 async fn assigned_partitions(http: &reqwest::Client, base_url: &str) -> Vec<i64> {
@@ -280,9 +317,13 @@ async fn two_member_relays_on_one_database_publish_every_event_once_in_member_or
         (tailed.lock().expect("tail").len() >= 200).then_some(())
     })
     .await;
-    // Anything published twice would have been sent before the rows were stamped; give it time to
-    // arrive before counting.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Anything published twice was acknowledged before its row was stamped, so with the outbox
+    // drained it is in the log: count once the tail has read to the end of every partition.
+    let end_offsets = end_offsets(&system).await;
+    eventually("the tail to read every partition", DEADLINE, || async {
+        read_to_end(&tailed.lock().expect("tail"), &end_offsets).then_some(())
+    })
+    .await;
     tail_shutdown.cancel();
     let seen = tailed.lock().expect("tail").clone();
     let mut publications: BTreeMap<Uuid, usize> = BTreeMap::new();

@@ -22,6 +22,7 @@ async fn a_gated_broker_goes_down_and_comes_back() {
         "a stopped broker still accepts connections"
     );
     broker.restart().await.expect("broker restarts");
+    // Deliberate: it must keep listening over time, not only answer once.
     for _ in 0..20 {
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(

@@ -119,6 +119,7 @@ async fn inject(system: &mut TestSystem, fault: Fault, members: &[uuid::Uuid]) {
         Fault::BrokerStopped => {
             system.broker.stop().await;
             faults::delete_all(system, members).await;
+            // Deliberate: the broker stays down a while after the deletions.
             tokio::time::sleep(Duration::from_secs(2)).await;
             system.broker.restart().await;
         }
@@ -130,6 +131,7 @@ async fn inject(system: &mut TestSystem, fault: Fault, members: &[uuid::Uuid]) {
         Fault::ConsumerKilled => {
             let (first, second) = members.split_at(members.len() / 2);
             faults::delete_all(system, first).await;
+            // Deliberate: the kill lands at a random point of the consumer's work.
             tokio::time::sleep(Duration::from_millis(rand::rng().random_range(0..300))).await;
             if let Some(service) = system.reservation.take() {
                 service.kill().await;
@@ -170,6 +172,7 @@ async fn inject(system: &mut TestSystem, fault: Fault, members: &[uuid::Uuid]) {
         Fault::ReservationServiceDown => {
             system.stop_reservation_service().await;
             faults::delete_all(system, members).await;
+            // Deliberate: the service stays down while the events wait in the topic.
             tokio::time::sleep(Duration::from_secs(15)).await;
             system.start_reservation_service().await;
         }
