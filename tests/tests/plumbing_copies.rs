@@ -5,7 +5,12 @@
 use std::path::{Path, PathBuf};
 
 /// Paths under each service's `src/`.
-const COPIES: &[&str] = &["http/problem.rs", "domain/validation.rs", "telemetry.rs"];
+const COPIES: &[&str] = &[
+    "http/problem.rs",
+    "domain/validation.rs",
+    "telemetry.rs",
+    "db/time.rs",
+];
 
 const SERVICES: [&str; 2] = ["member-service", "reservation-service"];
 

@@ -2,15 +2,20 @@
 //! `2030-01-01T10:00:00.000000Z`. Fixed width makes text order time order, so `ORDER BY` and
 //! comparisons work on the text in both SQLite and PostgreSQL.
 //!
-//! Microseconds are the precision of the stored text, so times that are stored and handed back
-//! (a member's `created_at`) come from [`now`], already cut to that precision: the value a client
-//! gets when it registers is the value it reads later.
+//! Microseconds are the precision of the stored text, so a time that is stored and also handed
+//! back comes from [`now`] or goes through [`stored_precision`]: what a client is given when it
+//! creates something is what it reads later. Nothing outside `db` needs to know the precision.
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 
 /// The current time at the precision the database keeps.
 pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
+    stored_precision(Utc::now())
+}
+
+/// `time` cut to the precision the database keeps.
+pub fn stored_precision(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.trunc_subsecs(6)
 }
 
 /// The stored form of `time`; anything below a microsecond is dropped.

@@ -1,29 +1,44 @@
 //! Queries on the local member list.
 
 use chrono::{DateTime, Utc};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use super::format_time;
+use super::time;
 use crate::domain::{KnownMember, MemberStatus};
+
+/// A row of the member list, as the `Any` driver reads it.
+#[derive(sqlx::FromRow)]
+struct KnownMemberRow {
+    member_id: String,
+    status: String,
+    version: i64,
+}
+
+impl TryFrom<KnownMemberRow> for KnownMember {
+    type Error = sqlx::Error;
+
+    fn try_from(row: KnownMemberRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            status: MemberStatus::parse(&row.status).ok_or_else(|| {
+                sqlx::Error::Decode(format!("unknown member status {:?}", row.status).into())
+            })?,
+            version: row.version,
+        })
+    }
+}
 
 pub async fn find(
     connection: &mut AnyConnection,
     member_id: Uuid,
 ) -> Result<Option<KnownMember>, sqlx::Error> {
-    let row = sqlx::query("SELECT status, version FROM known_members WHERE member_id = $1")
-        .bind(member_id.to_string())
-        .fetch_optional(connection)
-        .await?;
-    row.map(|row| {
-        let status: String = row.try_get("status")?;
-        Ok(KnownMember {
-            status: MemberStatus::parse(&status).ok_or_else(|| {
-                sqlx::Error::Decode(format!("unknown member status {status:?}").into())
-            })?,
-            version: row.try_get("version")?,
-        })
-    })
+    sqlx::query_as::<_, KnownMemberRow>(
+        "SELECT member_id, status, version FROM known_members WHERE member_id = $1",
+    )
+    .bind(member_id.to_string())
+    .fetch_optional(connection)
+    .await?
+    .map(KnownMember::try_from)
     .transpose()
 }
 
@@ -56,24 +71,15 @@ pub async fn find_all(
         "SELECT member_id, status, version FROM known_members WHERE member_id IN ({})",
         super::placeholders(1, member_ids.len())
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = sqlx::query_as::<_, KnownMemberRow>(&sql);
     for member_id in member_ids {
         query = query.bind(member_id.as_str());
     }
     query
         .fetch_all(connection)
         .await?
-        .iter()
-        .map(|row| {
-            let status: String = row.try_get("status")?;
-            let known = KnownMember {
-                status: MemberStatus::parse(&status).ok_or_else(|| {
-                    sqlx::Error::Decode(format!("unknown member status {status:?}").into())
-                })?,
-                version: row.try_get("version")?,
-            };
-            Ok((row.try_get("member_id")?, known))
-        })
+        .into_iter()
+        .map(|row| Ok((row.member_id.clone(), KnownMember::try_from(row)?)))
         .collect()
 }
 
@@ -92,7 +98,7 @@ pub async fn upsert_all(
          updated_at = excluded.updated_at",
         super::row_placeholders(members.len(), 4)
     );
-    let updated_at = format_time(updated_at);
+    let updated_at = time::format(updated_at);
     let mut query = sqlx::query(&sql);
     for (member_id, known) in members {
         query = query

@@ -1,10 +1,10 @@
 //! Queries on reservations and the resource locks that keep them from overlapping.
 
 use chrono::{DateTime, Utc};
-use sqlx::{AnyConnection, Row, any::AnyRow};
+use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use super::{format_time, parse_time, parse_uuid};
+use super::{parse_uuid, time};
 use crate::domain::{CancellationReason, NewReservation, Reservation, ReservationStatus};
 
 /// Serialises reservation requests for one resource until the transaction ends, so the overlap
@@ -32,17 +32,17 @@ pub async fn find_overlapping(
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    let row = sqlx::query(
+    sqlx::query_scalar::<_, String>(
         "SELECT id FROM reservations WHERE resource = $1 AND status = 'active' \
          AND starts_at < $2 AND ends_at > $3 ORDER BY starts_at LIMIT 1",
     )
     .bind(resource)
-    .bind(format_time(ends_at))
-    .bind(format_time(starts_at))
+    .bind(time::format(ends_at))
+    .bind(time::format(starts_at))
     .fetch_optional(connection)
-    .await?;
-    row.map(|row| parse_uuid(&row.try_get::<String, _>("id")?))
-        .transpose()
+    .await?
+    .map(|id| parse_uuid(&id))
+    .transpose()
 }
 
 pub async fn insert(
@@ -68,9 +68,9 @@ pub async fn insert(
     .bind(reservation.id.to_string())
     .bind(reservation.member_id.to_string())
     .bind(&reservation.resource)
-    .bind(format_time(reservation.starts_at))
-    .bind(format_time(reservation.ends_at))
-    .bind(format_time(created_at))
+    .bind(time::format(reservation.starts_at))
+    .bind(time::format(reservation.ends_at))
+    .bind(time::format(created_at))
     .execute(connection)
     .await?;
     Ok(reservation)
@@ -82,12 +82,14 @@ pub async fn find(
     connection: &mut AnyConnection,
     id: Uuid,
 ) -> Result<Option<Reservation>, sqlx::Error> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM reservations WHERE id = $1"))
-        .bind(id.to_string())
-        .fetch_optional(connection)
-        .await?
-        .map(|row| reservation_from_row(&row))
-        .transpose()
+    sqlx::query_as::<_, ReservationRow>(&format!(
+        "SELECT {COLUMNS} FROM reservations WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(connection)
+    .await?
+    .map(Reservation::try_from)
+    .transpose()
 }
 
 /// Reservations in id (creation) order after `after`, optionally of one member and one status.
@@ -99,7 +101,7 @@ pub async fn list(
     limit: u32,
 ) -> Result<Vec<Reservation>, sqlx::Error> {
     // NULL parameters switch a filter off, so one statement serves every combination.
-    sqlx::query(&format!(
+    sqlx::query_as::<_, ReservationRow>(&format!(
         "SELECT {COLUMNS} FROM reservations \
          WHERE ($1 IS NULL OR member_id = $1) AND ($2 IS NULL OR status = $2) AND id > $3 \
          ORDER BY id LIMIT $4"
@@ -110,8 +112,8 @@ pub async fn list(
     .bind(i64::from(limit))
     .fetch_all(connection)
     .await?
-    .iter()
-    .map(reservation_from_row)
+    .into_iter()
+    .map(Reservation::try_from)
     .collect()
 }
 
@@ -122,16 +124,16 @@ pub async fn cancel(
     reason: CancellationReason,
     cancelled_at: DateTime<Utc>,
 ) -> Result<Option<Reservation>, sqlx::Error> {
-    sqlx::query(&format!(
+    sqlx::query_as::<_, ReservationRow>(&format!(
         "UPDATE reservations SET status = 'cancelled', cancellation_reason = $2, cancelled_at = $3 \
          WHERE id = $1 AND status = 'active' RETURNING {COLUMNS}"
     ))
     .bind(id.to_string())
     .bind(reason.as_str())
-    .bind(format_time(cancelled_at))
+    .bind(time::format(cancelled_at))
     .fetch_optional(connection)
     .await?
-    .map(|row| reservation_from_row(&row))
+    .map(Reservation::try_from)
     .transpose()
 }
 
@@ -153,7 +155,7 @@ pub async fn cancel_all_of_members(
     );
     let mut query = sqlx::query(&sql)
         .bind(reason.as_str())
-        .bind(format_time(cancelled_at));
+        .bind(time::format(cancelled_at));
     for member_id in member_ids {
         query = query.bind(member_id.as_str());
     }
@@ -163,27 +165,43 @@ pub async fn cancel_all_of_members(
     Ok(cancelled)
 }
 
-fn reservation_from_row(row: &AnyRow) -> Result<Reservation, sqlx::Error> {
-    let status: String = row.try_get("status")?;
-    let reason: Option<String> = row.try_get("cancellation_reason")?;
-    let cancelled_at: Option<String> = row.try_get("cancelled_at")?;
-    Ok(Reservation {
-        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
-        member_id: parse_uuid(&row.try_get::<String, _>("member_id")?)?,
-        resource: row.try_get("resource")?,
-        starts_at: parse_time(&row.try_get::<String, _>("starts_at")?)?,
-        ends_at: parse_time(&row.try_get::<String, _>("ends_at")?)?,
-        status: ReservationStatus::parse(&status)
-            .ok_or_else(|| unknown_value("status", &status))?,
-        cancellation_reason: reason
-            .map(|reason| {
-                CancellationReason::parse(&reason)
-                    .ok_or_else(|| unknown_value("cancellation_reason", &reason))
-            })
-            .transpose()?,
-        created_at: parse_time(&row.try_get::<String, _>("created_at")?)?,
-        cancelled_at: cancelled_at.map(|time| parse_time(&time)).transpose()?,
-    })
+/// A row of the reservations table, as the `Any` driver reads it.
+#[derive(sqlx::FromRow)]
+struct ReservationRow {
+    id: String,
+    member_id: String,
+    resource: String,
+    starts_at: String,
+    ends_at: String,
+    status: String,
+    cancellation_reason: Option<String>,
+    created_at: String,
+    cancelled_at: Option<String>,
+}
+
+impl TryFrom<ReservationRow> for Reservation {
+    type Error = sqlx::Error;
+
+    fn try_from(row: ReservationRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: parse_uuid(&row.id)?,
+            member_id: parse_uuid(&row.member_id)?,
+            resource: row.resource,
+            starts_at: time::parse(&row.starts_at)?,
+            ends_at: time::parse(&row.ends_at)?,
+            status: ReservationStatus::parse(&row.status)
+                .ok_or_else(|| unknown_value("status", &row.status))?,
+            cancellation_reason: row
+                .cancellation_reason
+                .map(|reason| {
+                    CancellationReason::parse(&reason)
+                        .ok_or_else(|| unknown_value("cancellation_reason", &reason))
+                })
+                .transpose()?,
+            created_at: time::parse(&row.created_at)?,
+            cancelled_at: row.cancelled_at.as_deref().map(time::parse).transpose()?,
+        })
+    }
 }
 
 fn unknown_value(column: &str, value: &str) -> sqlx::Error {

@@ -9,7 +9,7 @@ use axum::{
     http::StatusCode,
     routing::{get, post},
 };
-use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -98,8 +98,8 @@ async fn make_reservation(
     let new_reservation = NewReservation::parse(
         request.member_id,
         &request.resource,
-        request.starts_at.trunc_subsecs(6),
-        request.ends_at.trunc_subsecs(6),
+        db::time::stored_precision(request.starts_at),
+        db::time::stored_precision(request.ends_at),
     )
     .map_err(ApiError::Validation)?;
     let mut transaction = state.pool.begin().await.map_err(ApiError::internal)?;
@@ -137,13 +137,9 @@ async fn make_reservation(
             new_reservation.resource
         )));
     }
-    let reservation = db::reservations::insert(
-        &mut transaction,
-        &new_reservation,
-        Utc::now().trunc_subsecs(6),
-    )
-    .await
-    .map_err(ApiError::internal)?;
+    let reservation = db::reservations::insert(&mut transaction, &new_reservation, db::time::now())
+        .await
+        .map_err(ApiError::internal)?;
     transaction.commit().await.map_err(ApiError::internal)?;
     tracing::info!(reservation_id = %reservation.id, member_id = %reservation.member_id, "reservation made");
     Ok((StatusCode::CREATED, Json(reservation.into())))
@@ -212,7 +208,7 @@ async fn cancel_reservation(
         &mut transaction,
         id,
         CancellationReason::CancelledByUser,
-        Utc::now().trunc_subsecs(6),
+        db::time::now(),
     )
     .await
     .map_err(ApiError::internal)?;

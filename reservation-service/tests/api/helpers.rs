@@ -1,0 +1,177 @@
+//! The router on a fresh database, driven with `oneshot` (axum's testing pattern). Members are
+//! written into the member list directly, as the consumer would after their events.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Body,
+    http::{Method, Request, StatusCode, header::CONTENT_TYPE},
+};
+use reservation_service::{
+    db,
+    domain::{KnownMember, MemberStatus},
+    events::{ConsumerHealth, ConsumerStats},
+    http,
+};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor, PgConnection};
+use tempfile::TempDir;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub state: http::AppState,
+    _directory: TempDir,
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub content_type: Option<String>,
+    pub body: Value,
+}
+
+impl TestApp {
+    /// A router on its own database, with no consumer behind it.
+    pub async fn spawn() -> Self {
+        let directory = TempDir::new().expect("temporary directory");
+        let url = database_url(&directory).await;
+        let pool = db::connect(&SecretString::from(url), 16)
+            .await
+            .expect("reservation database");
+        Self {
+            state: http::AppState {
+                pool,
+                consumer: None,
+                stats: Arc::new(ConsumerStats::default()),
+                health: Arc::new(ConsumerHealth::default()),
+            },
+            _directory: directory,
+        }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = http::router(self.state.clone())
+            .oneshot(request)
+            .await
+            .expect("the router answers every request");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("response body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("a JSON body")
+        };
+        TestResponse {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> TestResponse {
+        self.send(request(Method::GET, uri, Body::empty())).await
+    }
+
+    /// A POST without a body.
+    pub async fn post(&self, uri: &str) -> TestResponse {
+        self.send(request(Method::POST, uri, Body::empty())).await
+    }
+
+    pub async fn post_json(&self, uri: &str, body: &Value) -> TestResponse {
+        let mut request = request(Method::POST, uri, Body::from(body.to_string()));
+        request.headers_mut().insert(
+            CONTENT_TYPE,
+            "application/json".parse().expect("header value"),
+        );
+        self.send(request).await
+    }
+
+    /// A member in the list as the consumer leaves it after the member's events.
+    pub async fn known_member(&self, status: MemberStatus, version: i64) -> Uuid {
+        let member_id = Uuid::now_v7();
+        let mut connection = self.state.pool.acquire().await.expect("connection");
+        db::member_list::upsert_all(
+            &mut connection,
+            &[(member_id.to_string(), KnownMember { status, version })],
+            db::time::now(),
+        )
+        .await
+        .expect("member list row");
+        member_id
+    }
+
+    pub async fn active_member(&self) -> Uuid {
+        self.known_member(MemberStatus::Active, 1).await
+    }
+
+    /// Reserves 10:00–11:00 on 1 January 2030, as the system tests' `try_reserve` does.
+    pub async fn try_reserve(&self, member_id: Uuid, resource: &str) -> (StatusCode, Value) {
+        let response = self
+            .post_json(
+                "/reservations",
+                &json!({
+                    "member_id": member_id,
+                    "resource": resource,
+                    "starts_at": "2030-01-01T10:00:00Z",
+                    "ends_at": "2030-01-01T11:00:00Z",
+                }),
+            )
+            .await;
+        (response.status, response.body)
+    }
+}
+
+impl TestResponse {
+    /// Checks that this is an RFC 9457 problem and returns its status and body.
+    pub fn problem(self) -> (StatusCode, Value) {
+        assert_eq!(
+            self.content_type.as_deref(),
+            Some("application/problem+json"),
+            "status {}",
+            self.status
+        );
+        assert_eq!(self.body["status"], self.status.as_u16());
+        (self.status, self.body)
+    }
+}
+
+/// A SQLite file in `directory`, or a new PostgreSQL database when `TEST_DATABASE_URL` names a
+/// server (as for the system tests), so that the same cases run on both backends.
+async fn database_url(directory: &TempDir) -> String {
+    let Ok(server_url) = std::env::var("TEST_DATABASE_URL") else {
+        return format!(
+            "sqlite://{}",
+            directory.path().join("reservations.db").display()
+        );
+    };
+    let name = format!("test_reservations_{}", Uuid::now_v7().simple());
+    let mut server = PgConnection::connect(&server_url)
+        .await
+        .expect("TEST_DATABASE_URL accepts connections");
+    server
+        .execute(format!("CREATE DATABASE \"{name}\"").as_str())
+        .await
+        .expect("create test database");
+    let (server_address, _database) = server_url
+        .split('?')
+        .next()
+        .and_then(|address| address.rsplit_once('/'))
+        .expect("TEST_DATABASE_URL is postgres://…/database");
+    format!("{server_address}/{name}")
+}
+
+fn request(method: Method, uri: &str, body: Body) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(body)
+        .expect("valid request")
+}
