@@ -5,6 +5,9 @@
 #   kafka.sh stop   - stop the broker (storage is kept, so start resumes it)
 # Environment: KAFKA_HOME (jars, logs; default $HOME/.cache/event-driven-kafka), KAFKA_DATA_DIR
 # (default $KAFKA_HOME/data), KAFKA_BOOTSTRAP (must match server.properties; 127.0.0.1:19092).
+# The broker logs at INFO (log4j2.properties) to $KAFKA_HOME/kafka.log.
+# The jars carry the broker only, no topic or consumer-group CLI: topics are created through the
+# admin API (`stack::create_topics`, used by the stack and the tests).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 home=${KAFKA_HOME:-$HOME/.cache/event-driven-kafka}
@@ -33,7 +36,8 @@ start() {
     cluster_id=$(java_cmd kafka.tools.StorageTool random-uuid 2>/dev/null)
     java_cmd kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$home/server.properties" >/dev/null 2>&1
   fi
-  setsid nohup java -Xms256m -Xmx768m -cp "$libs/*" kafka.Kafka "$home/server.properties" > "$home/kafka.log" 2>&1 &
+  setsid nohup java -Xms256m -Xmx768m -cp "$libs/*" \
+    -Dlog4j2.configurationFile="$here/log4j2.properties" kafka.Kafka "$home/server.properties" > "$home/kafka.log" 2>&1 &
   echo $! > "$pidfile"
   for _ in $(seq 1 120); do
     if answers; then echo "kafka: listening on $bootstrap (pid $(cat "$pidfile"))"; return 0; fi
