@@ -76,6 +76,12 @@ impl TestBroker {
         matches!(self, Self::External { .. })
     }
 
+    /// Static group membership (`group.instance.id`) as Kafka does it: a member that comes back
+    /// under its instance id takes its old place at once. tansu 0.6 pauses every such join 3 s.
+    pub fn supports_static_membership(&self) -> bool {
+        matches!(self, Self::External { .. })
+    }
+
     /// Whether the broker answers DescribeGroups: the embedded one closes the connection.
     pub fn describes_groups(&self) -> bool {
         matches!(self, Self::External { .. })

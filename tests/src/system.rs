@@ -39,7 +39,7 @@ enum Runner {
         shutdown: CancellationToken,
         task: JoinHandle<anyhow::Result<()>>,
     },
-    Process(ChildProcess),
+    Process(Box<ChildProcess>),
 }
 
 impl RunningService {
@@ -206,7 +206,7 @@ impl TestSystem {
         self.reservation = Some(RunningService {
             base_url,
             pool: self.reservation_pool_while_stopped().await,
-            runner: Runner::Process(process),
+            runner: Runner::Process(Box::new(process)),
         });
     }
 

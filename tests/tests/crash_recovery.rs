@@ -249,8 +249,10 @@ async fn reservation_service_resumes_on_its_own_after_kill_9() {
     system.stop_reservation_service().await;
     // Static membership: the restarted process takes its old place in the group at once,
     // instead of waiting for the broker to give up on the killed one (the session timeout).
-    system.reservation_config_mut().kafka_group_instance_id =
-        Some(format!("replica-{}", Uuid::now_v7().simple()));
+    if system.broker.supports_static_membership() {
+        system.reservation_config_mut().kafka_group_instance_id =
+            Some(format!("replica-{}", Uuid::now_v7().simple()));
+    }
     let program = Path::new(env!("CARGO_BIN_EXE_reservation-service-process"));
     system.start_reservation_process(program).await;
 

@@ -32,9 +32,20 @@ pub struct HealthReport {
 }
 
 /// The latest [`HealthReport`]; starts out "starting" (not ready) until the first check.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ConsumerHealth {
     report: RwLock<HealthReport>,
+}
+
+impl Default for ConsumerHealth {
+    fn default() -> Self {
+        Self {
+            report: RwLock::new(HealthReport {
+                not_ready: vec![NotReady::Starting],
+                ..HealthReport::default()
+            }),
+        }
+    }
 }
 
 impl ConsumerHealth {
@@ -103,7 +114,7 @@ impl HealthMonitor {
             Err(_) => Err("no answer within 2 s".to_owned()),
         };
         let topic = self.probe.check().await;
-        let assigned_partitions = self.probe.assigned_partitions();
+        let assigned_partitions = self.probe.assigned_partitions().await;
         let total_lag = match (&topic, assigned_partitions.is_empty()) {
             (Ok(_), false) => self
                 .probe

@@ -18,5 +18,3 @@ pub use dead_letter::DeadLetterQueue;
 pub use health::{ConsumerHealth, HealthMonitor, HealthReport, HealthSettings};
 pub use probe::{ConsumerProbe, PartitionLag};
 pub use stats::{ConsumerStats, StatsSnapshot};
-// `stats` counts outcomes by this name.
-use crate::domain::Applied;

@@ -65,18 +65,26 @@ impl ConsumerProbe {
         .map_err(|error| error.to_string())?
     }
 
-    /// Partitions currently assigned to this consumer.
-    pub fn assigned_partitions(&self) -> Vec<i32> {
-        self.running()
-            .ok()
-            .and_then(|consumer| consumer.assignment().ok())
-            .map(|list: TopicPartitionList| {
-                list.elements()
-                    .iter()
-                    .map(|element| element.partition())
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// Partitions currently assigned to this consumer. librdkafka answers this from its group
+    /// thread, which can be busy for seconds while the broker is away, so it is asked on a
+    /// blocking thread: on a runtime thread it held up every request served there.
+    pub async fn assigned_partitions(&self) -> Vec<i32> {
+        let probe = self.clone();
+        tokio::task::spawn_blocking(move || {
+            probe
+                .running()
+                .ok()
+                .and_then(|consumer| consumer.assignment().ok())
+                .map(|list: TopicPartitionList| {
+                    list.elements()
+                        .iter()
+                        .map(|element| element.partition())
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .await
+        .unwrap_or_default()
     }
 
     /// Lag of each assigned partition: the high watermark minus the next offset to apply.

@@ -10,7 +10,7 @@ use std::{
 
 use serde::Serialize;
 
-use super::Applied;
+use crate::domain::Applied;
 
 #[derive(Debug, Default)]
 pub struct ConsumerStats {
@@ -24,6 +24,8 @@ pub struct ConsumerStats {
     in_flight: AtomicU64,
     failing: AtomicBool,
     stopped: AtomicBool,
+    /// The last receive error logged, and when: the same error is logged once per minute.
+    last_receive_error: Mutex<Option<(String, std::time::Instant)>>,
     /// Per partition, the offset of the next event to apply: where lag is measured from.
     next_offsets: Mutex<BTreeMap<i32, i64>>,
 }
@@ -94,6 +96,21 @@ impl ConsumerStats {
     pub fn record_retry(&self) {
         self.failing.store(true, Ordering::Relaxed);
         self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether a receive error is worth logging: a new one, or the same one a minute later.
+    pub fn record_receive_error(&self, message: &str) -> bool {
+        let Ok(mut last) = self.last_receive_error.lock() else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        let repeated = last.as_ref().is_some_and(|(previous, logged_at)| {
+            previous == message && now.duration_since(*logged_at).as_secs() < 60
+        });
+        if !repeated {
+            *last = Some((message.to_owned(), now));
+        }
+        !repeated
     }
 
     /// The consumer loop has ended, for good: readiness reports it.

@@ -94,8 +94,8 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
 async fn consumer(State(state): State<AppState>) -> Json<ConsumerView> {
     let (lag, lag_error, assigned_partitions) = match &state.consumer {
         Some(probe) => match probe.lag().await {
-            Ok(lag) => (lag, None, probe.assigned_partitions()),
-            Err(error) => (Vec::new(), Some(error), probe.assigned_partitions()),
+            Ok(lag) => (lag, None, probe.assigned_partitions().await),
+            Err(error) => (Vec::new(), Some(error), probe.assigned_partitions().await),
         },
         None => (Vec::new(), Some("no consumer".to_owned()), Vec::new()),
     };
