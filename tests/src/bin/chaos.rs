@@ -4,7 +4,9 @@
 //!
 //! `cargo run -p system-tests --bin chaos -- --minutes 5` (embedded broker + SQLite; set
 //! `TEST_DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS` and `KAFKA_CONTROL_SCRIPT` for PostgreSQL and
-//! Kafka). Exits non-zero if anything was lost, applied twice or applied out of order.
+//! Kafka). Exits non-zero if anything was lost, applied twice or applied out of order. The
+//! process-kill fault starts this crate's `reservation-service-process` binary, which
+//! `cargo build -p system-tests --bins` builds.
 
 use std::{
     collections::BTreeMap,
@@ -18,7 +20,7 @@ use reservation_service::{
     domain::ParkedStatus,
     operator::dlq::{self, Selection},
 };
-use system_tests::{TestSystem, faults, system::DEADLINE};
+use system_tests::{TestSystem, faults, process::sibling_binary, system::DEADLINE};
 
 #[derive(Parser)]
 #[command(
@@ -32,9 +34,12 @@ struct Arguments {
     /// Members created and deleted per round.
     #[arg(long, default_value_t = 10)]
     members_per_round: usize,
+    /// Inject only these faults (repeatable); all of them by default.
+    #[arg(long = "fault", value_enum)]
+    only: Vec<Fault>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 enum Fault {
     BrokerStopped,
     RelayKilledBeforeMarking,
@@ -44,9 +49,10 @@ enum Fault {
     HandlerFailure,
     DatabaseUnavailable,
     ReservationServiceDown,
+    ProcessKilled,
 }
 
-const FAULTS: [Fault; 8] = [
+const FAULTS: [Fault; 9] = [
     Fault::BrokerStopped,
     Fault::RelayKilledBeforeMarking,
     Fault::ConsumerKilled,
@@ -55,11 +61,18 @@ const FAULTS: [Fault; 8] = [
     Fault::HandlerFailure,
     Fault::DatabaseUnavailable,
     Fault::ReservationServiceDown,
+    Fault::ProcessKilled,
 ];
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let arguments = Arguments::parse();
+    let program = sibling_binary("reservation-service-process");
+    anyhow::ensure!(
+        program.exists(),
+        "{} is missing: run `cargo build -p system-tests --bins` first",
+        program.display()
+    );
     let mut system = TestSystem::start().await;
     let ends_at = Instant::now() + Duration::from_secs_f64(arguments.minutes * 60.0);
     let mut rounds: BTreeMap<Fault, usize> = BTreeMap::new();
@@ -67,7 +80,12 @@ async fn main() -> anyhow::Result<()> {
     let mut table = Vec::new();
     while Instant::now() < ends_at {
         round += 1;
-        let fault = *FAULTS
+        let choices: &[Fault] = if arguments.only.is_empty() {
+            &FAULTS
+        } else {
+            &arguments.only
+        };
+        let fault = *choices
             .choose(&mut rand::rng())
             .unwrap_or(&Fault::BrokerStopped);
         *rounds.entry(fault).or_default() += 1;
@@ -168,6 +186,22 @@ async fn inject(system: &mut TestSystem, fault: Fault, members: &[uuid::Uuid]) {
                 faults::make_reservation_database_unavailable(system, Duration::from_secs(8)),
                 faults::delete_all(system, members)
             );
+        }
+        Fault::ProcessKilled => {
+            // The whole process dies, not a task in this one: reservation-service runs as a
+            // process of its own for the round, is killed with SIGKILL at a random point of the
+            // deletions, and comes back (in this process, where the other faults reach it).
+            system.stop_reservation_service().await;
+            system
+                .start_reservation_process(&sibling_binary("reservation-service-process"))
+                .await;
+            let (first, second) = members.split_at(members.len() / 2);
+            faults::delete_all(system, first).await;
+            // Deliberate: the kill lands at a random point of the consumer's work.
+            tokio::time::sleep(Duration::from_millis(rand::rng().random_range(0..300))).await;
+            system.kill_reservation_service().await;
+            faults::delete_all(system, second).await;
+            system.start_reservation_service().await;
         }
         Fault::ReservationServiceDown => {
             system.stop_reservation_service().await;
