@@ -95,6 +95,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             telemetry::init(config.log_format);
+            let names = std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned());
+            for name in Config::unrecognised_variables(names) {
+                tracing::warn!("{name} is not a setting of reservation-service: ignored");
+            }
             let application = Application::build(config).await?;
             tokio::spawn(telemetry::cancel_on_signal(application.shutdown_token()));
             application.run_until_stopped().await
@@ -132,7 +136,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn dead_letters(config: &Config, command: DlqCommand) -> anyhow::Result<()> {
-    let pool = db::connect(&config.database_url, 1).await?;
+    let pool = db::connect_existing(&config.database_url, 1).await?;
     match command {
         DlqCommand::List { all, limit } => {
             let status = (!all).then_some(ParkedStatus::Parked);

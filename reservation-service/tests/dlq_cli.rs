@@ -125,3 +125,28 @@ async fn an_operator_lists_shows_discards_and_replays_parked_events() {
         "{listed_all}"
     );
 }
+
+#[test]
+fn the_tools_refuse_a_database_that_does_not_exist_instead_of_creating_it() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let output = Command::new(env!("CARGO_BIN_EXE_reservation-service"))
+        .env_remove("DATABASE_URL")
+        .current_dir(directory.path())
+        .args(["dlq", "list"])
+        .output()
+        .expect("the binary runs");
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{}", stdout(&output));
+    assert!(
+        stderr.contains("reservation-service.db") && stderr.contains("DATABASE_URL"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read_dir(directory.path())
+            .expect("directory")
+            .next()
+            .is_none(),
+        "no file is created"
+    );
+}

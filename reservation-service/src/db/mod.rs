@@ -57,10 +57,42 @@ impl Backend {
     }
 }
 
-/// Opens the pool and brings the schema up to date.
+/// Opens the pool and brings the schema up to date, creating a SQLite file that is not there yet.
 pub async fn connect(url: &SecretString, max_connections: u32) -> Result<AnyPool, sqlx::Error> {
-    install_default_drivers();
+    open(
+        url.expose_secret(),
+        max_connections,
+        sqlite_url_creating_file,
+    )
+    .await
+}
+
+/// Opens the pool of a database that must exist already: the operator tools', which would
+/// otherwise report on an empty database made on the spot.
+pub async fn connect_existing(
+    url: &SecretString,
+    max_connections: u32,
+) -> Result<AnyPool, sqlx::Error> {
     let url = url.expose_secret();
+    if let Some(path) = sqlite_file(url).filter(|path| !path.exists()) {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        return Err(sqlx::Error::Configuration(
+            format!(
+                "database file {} does not exist: set DATABASE_URL to the service's database",
+                path.display()
+            )
+            .into(),
+        ));
+    }
+    open(url, max_connections, sqlite_url_not_creating_file).await
+}
+
+async fn open(
+    url: &str,
+    max_connections: u32,
+    sqlite_url: fn(&str) -> String,
+) -> Result<AnyPool, sqlx::Error> {
+    install_default_drivers();
     let backend = Backend::of_url(url)?;
     let pool = match backend {
         // One connection: SQLite has one writer anyway, and a single connection never meets
@@ -80,7 +112,7 @@ pub async fn connect(url: &SecretString, max_connections: u32) -> Result<AnyPool
                         Ok(())
                     })
                 })
-                .connect(&sqlite_url_creating_file(url))
+                .connect(&sqlite_url(url))
                 .await?
         }
         Backend::Postgres => {
@@ -104,13 +136,32 @@ pub async fn ping(pool: &AnyPool) -> Result<(), sqlx::Error> {
 }
 
 fn sqlite_url_creating_file(url: &str) -> String {
+    sqlite_url_with_mode(url, "rwc")
+}
+
+fn sqlite_url_not_creating_file(url: &str) -> String {
+    sqlite_url_with_mode(url, "rw")
+}
+
+fn sqlite_url_with_mode(url: &str, mode: &str) -> String {
     if url.contains("mode=") {
         url.to_owned()
     } else if url.contains('?') {
-        format!("{url}&mode=rwc")
+        format!("{url}&mode={mode}")
     } else {
-        format!("{url}?mode=rwc")
+        format!("{url}?mode={mode}")
     }
+}
+
+/// The file a SQLite URL names, read as sqlx reads it; `None` for other databases and in-memory
+/// ones.
+fn sqlite_file(url: &str) -> Option<&std::path::Path> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:" && !url.contains("mode=memory"))
+        .then(|| std::path::Path::new(path))
 }
 
 pub use time::{format as format_time, parse as parse_time};
