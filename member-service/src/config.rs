@@ -72,7 +72,39 @@ fn parse_millis(value: &str) -> Result<Duration, std::num::ParseIntError> {
     value.parse().map(Duration::from_millis)
 }
 
+/// Variables that tooling in this repository reads and that share a prefix with a setting:
+/// `infra/kafka/kafka.sh`'s, and the tests' way to stop and start that Kafka.
+const OTHER_TOOLS_VARIABLES: &[&str] = &[
+    "KAFKA_HOME",
+    "KAFKA_DATA_DIR",
+    "KAFKA_BOOTSTRAP",
+    "KAFKA_CONTROL_SCRIPT",
+];
+
 impl Config {
+    /// Those of `names` that start like a setting's variable (up to its last word: `KAFKA_`,
+    /// `DEAD_LETTER_`, …) but that no setting reads: most likely misspelt, leaving a default in
+    /// force. The binary warns about them at start-up.
+    pub fn unrecognised_variables(names: impl IntoIterator<Item = String>) -> Vec<String> {
+        let command = Self::command();
+        let settings: Vec<&str> = command
+            .get_arguments()
+            .filter_map(|argument| argument.get_env()?.to_str())
+            .collect();
+        let prefixes: Vec<&str> = settings
+            .iter()
+            .filter_map(|setting| setting.rfind('_').map(|end| &setting[..=end]))
+            .collect();
+        names
+            .into_iter()
+            .filter(|name| {
+                prefixes.iter().any(|prefix| name.starts_with(prefix))
+                    && !settings.contains(&name.as_str())
+                    && !OTHER_TOOLS_VARIABLES.contains(&name.as_str())
+            })
+            .collect()
+    }
+
     /// Defaults with the given overrides, as the binary would see them. Used by tests and by the
     /// local stack, which run the service in-process.
     pub fn from_pairs<'a>(
@@ -128,6 +160,23 @@ mod tests {
         assert_eq!(config.listen_address.port(), 9000);
         assert_eq!(config.relay_sweep_interval, Duration::from_millis(250));
         assert_eq!(config.member_events_topic, Topic::MemberEvents.name());
+    }
+
+    #[test]
+    fn variables_with_a_settings_prefix_that_no_setting_reads_are_reported() {
+        let names = [
+            "MEMBER_SERVICE_ADRESS",
+            "KAFKA_BOOTSTRAP_SERVER",
+            "MEMBER_SERVICE_ADDRESS",
+            "KAFKA_BOOTSTRAP_SERVERS",
+            "KAFKA_HOME",
+            "RUST_LOG",
+            "PATH",
+        ];
+        assert_eq!(
+            Config::unrecognised_variables(names.map(String::from)),
+            ["MEMBER_SERVICE_ADRESS", "KAFKA_BOOTSTRAP_SERVER"]
+        );
     }
 
     #[test]

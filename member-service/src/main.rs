@@ -5,6 +5,10 @@ use member_service::{Application, Config, telemetry};
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     telemetry::init(config.log_format);
+    let names = std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned());
+    for name in Config::unrecognised_variables(names) {
+        tracing::warn!("{name} is not a setting of member-service: ignored");
+    }
     let application = Application::build(config).await?;
     tokio::spawn(telemetry::cancel_on_signal(application.shutdown_token()));
     application.run_until_stopped().await

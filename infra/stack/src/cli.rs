@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use crate::{EmbeddedBroker, create_topics, tail::TailSettings, walkthrough::walkthrough};
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use event_schema::{ConsumerGroup, Topic};
 use tokio_util::sync::CancellationToken;
 
@@ -65,6 +65,30 @@ enum EventsCommand {
     },
 }
 
+/// Both services read the environment here: each would report the other's settings, so a name
+/// is reported only when it carries either's prefix and neither reads it.
+fn warn_about_unrecognised_variables() {
+    let names: Vec<String> = std::env::vars_os()
+        .map(|(name, _)| name.to_string_lossy().into_owned())
+        .collect();
+    let mut candidates = member_service::Config::unrecognised_variables(names.clone());
+    candidates.extend(reservation_service::Config::unrecognised_variables(names));
+    candidates.sort();
+    candidates.dedup();
+    let read = |command: clap::Command, name: &str| {
+        command
+            .get_arguments()
+            .any(|argument| argument.get_env().is_some_and(|env| env == name))
+    };
+    for name in candidates {
+        if !read(member_service::Config::command(), &name)
+            && !read(reservation_service::Config::command(), &name)
+        {
+            tracing::warn!("{name} is not a setting of either service: ignored");
+        }
+    }
+}
+
 /// Parses the command line and runs it to the end.
 #[tokio::main]
 pub async fn main() -> anyhow::Result<()> {
@@ -87,6 +111,7 @@ pub async fn main() -> anyhow::Result<()> {
         })
         .await;
     }
+    warn_about_unrecognised_variables();
     std::fs::create_dir_all(&arguments.data_dir)
         .with_context(|| format!("cannot create {}", arguments.data_dir.display()))?;
     let data_dir = std::path::absolute(&arguments.data_dir)?;
