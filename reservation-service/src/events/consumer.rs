@@ -116,7 +116,7 @@ impl MemberEventConsumer {
     }
 
     /// Consumes until `shutdown` is cancelled, then commits what was written.
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
         let topic = &self.settings.topic;
         if let Err(error) = self.consumer.subscribe(&[topic]) {
             tracing::error!(%error, %topic, "cannot subscribe to member events");
@@ -137,6 +137,7 @@ impl MemberEventConsumer {
             self.store_offsets(&batch);
         }
         self.commit(CommitMode::Sync);
+        self.consumer.close(Duration::from_secs(5)).await;
         tracing::info!("member-event consumer stopped");
     }
 
@@ -265,6 +266,27 @@ impl std::ops::Deref for ClosedOnItsOwnThread {
 
     fn deref(&self) -> &Self::Target {
         self.0.as_ref().expect("present until dropped")
+    }
+}
+
+impl ClosedOnItsOwnThread {
+    /// Closes the consumer (it leaves its group) and waits up to `limit` for that, so that a
+    /// clean stop is over before whoever stopped it takes the broker down: the local stack
+    /// stops its embedded broker next, and a client still closing logs its loss as an error.
+    async fn close(&mut self, limit: Duration) {
+        let Some(consumer) = self.0.take() else {
+            return;
+        };
+        let (closed, waiting) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("consumer-close".to_owned())
+            .spawn(move || {
+                drop(consumer);
+                let _ = closed.send(());
+            });
+        if spawned.is_ok() && tokio::time::timeout(limit, waiting).await.is_err() {
+            tracing::warn!("the consumer did not leave its group in time; it goes on closing");
+        }
     }
 }
 
