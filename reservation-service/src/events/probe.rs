@@ -52,8 +52,9 @@ impl ConsumerProbe {
         // fetch_metadata blocks the calling thread.
         tokio::task::spawn_blocking(move || {
             let metadata = probe
-                .running()?
-                .fetch_metadata(Some(&probe.topic), Duration::from_secs(2))
+                .with_consumer(|consumer| {
+                    consumer.fetch_metadata(Some(&probe.topic), Duration::from_secs(2))
+                })?
                 .map_err(|error| error.to_string())?;
             Ok(metadata
                 .topics()
@@ -72,9 +73,9 @@ impl ConsumerProbe {
         let probe = self.clone();
         tokio::task::spawn_blocking(move || {
             probe
-                .running()
+                .with_consumer(|consumer| consumer.assignment())
                 .ok()
-                .and_then(|consumer| consumer.assignment().ok())
+                .and_then(Result::ok)
                 .map(|list: TopicPartitionList| {
                     list.elements()
                         .iter()
@@ -91,13 +92,14 @@ impl ConsumerProbe {
     pub async fn lag(&self) -> Result<Vec<PartitionLag>, String> {
         let probe = self.clone();
         // Watermarks and committed offsets are broker round trips that block the thread.
-        tokio::task::spawn_blocking(move || probe.lag_blocking())
-            .await
-            .map_err(|error| error.to_string())?
+        tokio::task::spawn_blocking(move || {
+            probe.with_consumer(|consumer| probe.lag_blocking(consumer))?
+        })
+        .await
+        .map_err(|error| error.to_string())?
     }
 
-    fn lag_blocking(&self) -> Result<Vec<PartitionLag>, String> {
-        let consumer = self.running()?;
+    fn lag_blocking(&self, consumer: &StreamConsumer) -> Result<Vec<PartitionLag>, String> {
         let timeout = Duration::from_secs(2);
         let committed = consumer
             .committed(timeout)
@@ -125,9 +127,21 @@ impl ConsumerProbe {
             .collect()
     }
 
-    fn running(&self) -> Result<Arc<StreamConsumer>, String> {
-        self.consumer
+    /// Runs `use_it` with the consumer while it runs. If the loop ended meanwhile, this call
+    /// may hold the last reference: dropping that closes the consumer, which waits without
+    /// limit for the group to confirm the leave, so it is dropped on a thread of its own (on
+    /// this blocking-pool thread it would keep the runtime from ever shutting down).
+    fn with_consumer<T>(&self, use_it: impl FnOnce(&StreamConsumer) -> T) -> Result<T, String> {
+        let consumer = self
+            .consumer
             .upgrade()
-            .ok_or_else(|| "the consumer has stopped".to_owned())
+            .ok_or_else(|| "the consumer has stopped".to_owned())?;
+        let result = use_it(&consumer);
+        if let Some(last) = Arc::into_inner(consumer) {
+            let _ = std::thread::Builder::new()
+                .name("consumer-close".to_owned())
+                .spawn(move || drop(last));
+        }
+        Ok(result)
     }
 }
