@@ -10,7 +10,8 @@ use crate::{
     Config,
     db::{self, relay_lock::OutboxAccess},
     events::{
-        BrokerProbe, Health, HealthMonitor, OutboxSignal, Relay, RelaySettings, create_producer,
+        BrokerProbe, Health, HealthMonitor, OutboxSignal, ProducerSettings, Relay, RelaySettings,
+        create_producer,
     },
     http::{self, AppState},
 };
@@ -29,7 +30,13 @@ impl Application {
         let pool = db::connect(&config.database_url, config.database_max_connections)
             .await
             .context("cannot open the member database")?;
-        let producer = create_producer(&config).context("cannot create the Kafka producer")?;
+        let producer = create_producer(&ProducerSettings {
+            bootstrap_servers: config.kafka_bootstrap_servers.clone(),
+            idempotence: config.kafka_idempotence,
+            linger: config.kafka_linger,
+            message_timeout: config.kafka_message_timeout,
+        })
+        .context("cannot create the Kafka producer")?;
         let listener = TcpListener::bind(config.listen_address)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen_address))?;

@@ -130,16 +130,16 @@ pub fn reservation_service_arguments(
         format!("--consumer-group={}", config.consumer_group),
         format!(
             "--kafka-fetch-wait-max-ms={}",
-            config.kafka_fetch_wait_max_ms
+            config.kafka_fetch_wait_max.as_millis()
         ),
         format!(
             "--kafka-commit-interval-ms={}",
-            config.kafka_commit_interval_ms
+            config.kafka_commit_interval.as_millis()
         ),
         format!("--kafka-idempotence={}", config.kafka_idempotence),
         format!(
             "--kafka-session-timeout-ms={}",
-            config.kafka_session_timeout_ms
+            config.kafka_session_timeout.as_millis()
         ),
     ];
     if let Some(instance) = &config.kafka_group_instance_id {

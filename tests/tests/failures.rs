@@ -89,7 +89,7 @@ async fn consumer_killed_between_its_database_commit_and_its_offset_commit() {
     let mut system = TestSystem::start().await;
     // Offsets are committed only at shutdown: everything applied is uncommitted when killed.
     system.stop_reservation_service().await;
-    system.reservation_config_mut().kafka_commit_interval_ms = 3_600_000;
+    system.reservation_config_mut().kafka_commit_interval = Duration::from_secs(3_600);
     system.start_reservation_service().await;
     let members = faults::populate(&system, MEMBERS, RESERVATIONS_EACH).await;
     faults::delete_all(&system, &members).await;
@@ -101,7 +101,7 @@ async fn consumer_killed_between_its_database_commit_and_its_offset_commit() {
         .expect("reservation-service is running")
         .kill()
         .await;
-    system.reservation_config_mut().kafka_commit_interval_ms = 200;
+    system.reservation_config_mut().kafka_commit_interval = Duration::from_millis(200);
     system.start_reservation_service().await;
     let redelivered = eventually(
         "the uncommitted events to be redelivered",

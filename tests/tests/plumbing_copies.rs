@@ -9,6 +9,9 @@ const COPIES: &[&str] = &[
     "http/problem.rs",
     "domain/validation.rs",
     "telemetry.rs",
+    "config/environment.rs",
+    "db/connection.rs",
+    "db/placeholders.rs",
     "db/time.rs",
 ];
 

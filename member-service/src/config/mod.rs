@@ -1,11 +1,16 @@
 //! Settings, read once at start-up from the environment (or flags), with defaults that run
 //! locally against `cargo run -p stack`.
 
+pub mod environment;
+
 use std::{net::SocketAddr, time::Duration};
 
-use clap::{CommandFactory, Parser, ValueEnum};
+use clap::Parser;
 use event_schema::Topic;
 use secrecy::SecretString;
+
+pub use environment::LogFormat;
+use environment::{parse_milliseconds, parse_secret};
 
 #[derive(Clone, Debug, Parser)]
 #[command(name = "member-service", about = "Members API and outbox relay")]
@@ -39,15 +44,15 @@ pub struct Config {
     pub kafka_idempotence: bool,
 
     /// How long the producer waits to batch messages; 0 sends at once.
-    #[arg(long, env = "KAFKA_LINGER_MS", default_value_t = 1)]
-    pub kafka_linger_ms: u64,
+    #[arg(long = "kafka-linger-ms", env = "KAFKA_LINGER_MS", default_value = "1", value_parser = parse_milliseconds)]
+    pub kafka_linger: Duration,
 
     /// How long one publish attempt may take before the relay backs off and retries.
-    #[arg(long, env = "KAFKA_MESSAGE_TIMEOUT_MS", default_value_t = 10_000)]
-    pub kafka_message_timeout_ms: u64,
+    #[arg(long = "kafka-message-timeout-ms", env = "KAFKA_MESSAGE_TIMEOUT_MS", default_value = "10000", value_parser = parse_milliseconds)]
+    pub kafka_message_timeout: Duration,
 
     /// The relay wakes on every commit; this sweep is only a safety net.
-    #[arg(long, env = "RELAY_SWEEP_INTERVAL_MS", default_value = "5000", value_parser = parse_millis)]
+    #[arg(long, env = "RELAY_SWEEP_INTERVAL_MS", default_value = "5000", value_parser = parse_milliseconds)]
     pub relay_sweep_interval: Duration,
 
     /// Outbox rows published per round.
@@ -58,51 +63,11 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
-    Ok(SecretString::from(value.to_owned()))
-}
-
-fn parse_millis(value: &str) -> Result<Duration, std::num::ParseIntError> {
-    value.parse().map(Duration::from_millis)
-}
-
-/// Variables that tooling in this repository reads and that share a prefix with a setting:
-/// `infra/kafka/kafka.sh`'s, and the tests' way to stop and start that Kafka.
-const OTHER_TOOLS_VARIABLES: &[&str] = &[
-    "KAFKA_HOME",
-    "KAFKA_DATA_DIR",
-    "KAFKA_BOOTSTRAP",
-    "KAFKA_CONTROL_SCRIPT",
-];
-
 impl Config {
-    /// Those of `names` that start like a setting's variable (up to its last word: `KAFKA_`,
-    /// `DEAD_LETTER_`, …) but that no setting reads: most likely misspelt, leaving a default in
-    /// force. The binary warns about them at start-up.
+    /// Those of `names` that start like a setting's variable but that no setting reads: most
+    /// likely misspelt, leaving a default in force. The binary warns about them at start-up.
     pub fn unrecognised_variables(names: impl IntoIterator<Item = String>) -> Vec<String> {
-        let command = Self::command();
-        let settings: Vec<&str> = command
-            .get_arguments()
-            .filter_map(|argument| argument.get_env()?.to_str())
-            .collect();
-        let prefixes: Vec<&str> = settings
-            .iter()
-            .filter_map(|setting| setting.rfind('_').map(|end| &setting[..=end]))
-            .collect();
-        names
-            .into_iter()
-            .filter(|name| {
-                prefixes.iter().any(|prefix| name.starts_with(prefix))
-                    && !settings.contains(&name.as_str())
-                    && !OTHER_TOOLS_VARIABLES.contains(&name.as_str())
-            })
-            .collect()
+        environment::unrecognised_variables::<Self>(names)
     }
 
     /// Defaults with the given overrides, as the binary would see them. Used by tests and by the
@@ -110,38 +75,15 @@ impl Config {
     pub fn from_pairs<'a>(
         pairs: impl IntoIterator<Item = (&'a str, String)>,
     ) -> Result<Self, clap::Error> {
-        let mut arguments = vec!["member-service".to_owned()];
-        for (flag, value) in pairs {
-            arguments.push(format!("--{flag}={value}"));
-        }
-        Self::try_parse_from(arguments)
+        environment::from_pairs(pairs)
     }
 
-    /// Parses a set of environment variables exactly as the binary would see them, without
-    /// touching the process environment: how a deployment file's settings are checked. Names
-    /// that are not settings of this service are an error, except `RUST_LOG`.
+    /// Parses a set of environment variables exactly as the binary would see them: how a
+    /// deployment file's settings are checked.
     pub fn from_environment<'a>(
         variables: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, clap::Error> {
-        let command = Self::command();
-        let mut arguments = vec![command.get_name().to_owned()];
-        for (name, value) in variables {
-            if name == "RUST_LOG" {
-                continue;
-            }
-            let flag = command
-                .get_arguments()
-                .find(|argument| argument.get_env().is_some_and(|env| env == name))
-                .and_then(|argument| argument.get_long())
-                .ok_or_else(|| {
-                    Self::command().error(
-                        clap::error::ErrorKind::UnknownArgument,
-                        format!("{name} is not a setting of this service"),
-                    )
-                })?;
-            arguments.push(format!("--{flag}={value}"));
-        }
-        Self::try_parse_from(arguments)
+        environment::from_environment(variables)
     }
 }
 

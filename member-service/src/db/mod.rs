@@ -4,7 +4,7 @@
 //! once, and a handler never knows which database it talks to. The price:
 //! - Queries use only what both dialects share: `$n` placeholders, `RETURNING`, plain types.
 //!   sqlx's `QueryBuilder` writes `?` for `Any`, which PostgreSQL rejects, so a dynamic list
-//!   spells its `$n` out ([`outbox::mark_published`]).
+//!   spells its `$n` out ([`placeholders`]).
 //! - `Any` carries only integers, floats, booleans, text and bytes. Ids are UUIDs as TEXT and
 //!   times fixed-width RFC 3339 text ([`time`]), not PostgreSQL's `uuid` and `timestamptz`:
 //!   bigger, unchecked by the database, and compared as text, which is right only because every
@@ -17,93 +17,16 @@
 //! - Where the backends really differ, the code says so: one connection for SQLite (one writer
 //!   anyway), an advisory lock electing the relay on PostgreSQL ([`relay_lock`]).
 
+pub mod connection;
 pub mod members;
 pub mod outbox;
+pub mod placeholders;
 pub mod relay_lock;
 pub mod time;
 
 use std::str::FromStr;
 
-use secrecy::{ExposeSecret, SecretString};
-use sqlx::{
-    AnyPool, Executor,
-    any::{AnyPoolOptions, install_default_drivers},
-    migrate::Migrator,
-};
-
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn of_url(url: &str) -> Result<Self, sqlx::Error> {
-        if url.starts_with("sqlite:") {
-            Ok(Self::Sqlite)
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Ok(Self::Postgres)
-        } else {
-            Err(sqlx::Error::Configuration(
-                "DATABASE_URL must start with sqlite: or postgres:".into(),
-            ))
-        }
-    }
-}
-
-/// Opens the pool and brings the schema up to date.
-pub async fn connect(url: &SecretString, max_connections: u32) -> Result<AnyPool, sqlx::Error> {
-    install_default_drivers();
-    let url = url.expose_secret();
-    let backend = Backend::of_url(url)?;
-    let pool = match backend {
-        // One connection: SQLite has one writer anyway, and a single connection never meets
-        // SQLITE_BUSY from two of our own transactions racing.
-        Backend::Sqlite => {
-            AnyPoolOptions::new()
-                .max_connections(1)
-                .after_connect(|connection, _| {
-                    Box::pin(async move {
-                        // secure_delete: erased names and emails are overwritten on disk too.
-                        connection
-                            .execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                                 PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON;",
-                            )
-                            .await?;
-                        Ok(())
-                    })
-                })
-                .connect(&sqlite_url_creating_file(url))
-                .await?
-        }
-        Backend::Postgres => {
-            AnyPoolOptions::new()
-                .max_connections(max_connections)
-                .connect(url)
-                .await?
-        }
-    };
-    let migrator = match backend {
-        Backend::Sqlite => &SQLITE_MIGRATIONS,
-        Backend::Postgres => &POSTGRES_MIGRATIONS,
-    };
-    migrator.run(&pool).await?;
-    Ok(pool)
-}
-
-fn sqlite_url_creating_file(url: &str) -> String {
-    if url.contains("mode=") {
-        url.to_owned()
-    } else if url.contains('?') {
-        format!("{url}&mode=rwc")
-    } else {
-        format!("{url}?mode=rwc")
-    }
-}
+pub use connection::{Backend, connect};
 
 /// Ids are stored as UUID text.
 fn parse_uuid(text: &str) -> Result<uuid::Uuid, sqlx::Error> {

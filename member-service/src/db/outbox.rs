@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use event_schema::MemberEvent;
 use sqlx::AnyConnection;
 
-use super::time;
+use super::{placeholders, time};
 
 /// An event waiting to be published: already plain text and numbers, so it is its own row.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -59,14 +59,9 @@ pub async fn mark_published(
     if sequences.is_empty() {
         return Ok(());
     }
-    // `$n` placeholders written out: sqlx's QueryBuilder emits `?` for the Any driver, which
-    // PostgreSQL rejects.
-    let placeholders: Vec<String> = (2..sequences.len() + 2)
-        .map(|index| format!("${index}"))
-        .collect();
     let statement = format!(
         "UPDATE outbox SET published_at = $1 WHERE sequence IN ({})",
-        placeholders.join(", ")
+        placeholders::list(2, sequences.len())
     );
     let mut query = sqlx::query(&statement).bind(time::format(published_at));
     for sequence in sequences {

@@ -6,5 +6,5 @@ mod producer;
 mod relay;
 
 pub use health::{Health, HealthMonitor, HealthReport};
-pub use producer::{BrokerProbe, create_producer};
+pub use producer::{BrokerProbe, ProducerSettings, create_producer};
 pub use relay::{OutboxSignal, Relay, RelayLeadership, RelaySettings};

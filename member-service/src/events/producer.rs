@@ -9,11 +9,21 @@ use rdkafka::{
     producer::{FutureProducer, Producer},
 };
 
-use crate::Config;
+/// What the producer needs to know; built from the config at start-up.
+#[derive(Clone, Debug)]
+pub struct ProducerSettings {
+    pub bootstrap_servers: String,
+    /// Off for the embedded broker, whose idempotence check fails after reconnects.
+    pub idempotence: bool,
+    /// How long to wait to batch messages; zero sends at once.
+    pub linger: Duration,
+    /// How long one publish attempt may take.
+    pub message_timeout: Duration,
+}
 
-pub fn create_producer(config: &Config) -> KafkaResult<FutureProducer> {
+pub fn create_producer(settings: &ProducerSettings) -> KafkaResult<FutureProducer> {
     let mut client = ClientConfig::new();
-    if config.kafka_idempotence {
+    if settings.idempotence {
         client.set("enable.idempotence", "true");
     } else {
         // Without idempotence a retry could overtake the request before it; one at a time cannot.
@@ -22,13 +32,13 @@ pub fn create_producer(config: &Config) -> KafkaResult<FutureProducer> {
             .set("max.in.flight.requests.per.connection", "1");
     }
     client
-        .set("bootstrap.servers", &config.kafka_bootstrap_servers)
+        .set("bootstrap.servers", &settings.bootstrap_servers)
         .set("client.id", "member-service")
         .set("acks", "all")
-        .set("linger.ms", config.kafka_linger_ms.to_string())
+        .set("linger.ms", settings.linger.as_millis().to_string())
         .set(
             "message.timeout.ms",
-            config.kafka_message_timeout_ms.to_string(),
+            settings.message_timeout.as_millis().to_string(),
         )
         // librdkafka backs reconnects off up to 10 s by default, so publishing would resume up
         // to 10 s after the broker is back; 1 s keeps that bound short at little cost.

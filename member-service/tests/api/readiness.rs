@@ -3,9 +3,9 @@
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use member_service::{
-    Config,
-    events::{BrokerProbe, HealthMonitor, HealthReport, create_producer},
+use event_schema::Topic;
+use member_service::events::{
+    BrokerProbe, HealthMonitor, HealthReport, ProducerSettings, create_producer,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -81,12 +81,16 @@ async fn readiness_answers_at_once_while_the_broker_is_down() {
     let unreachable = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port");
-    let config =
-        Config::from_pairs([("kafka-bootstrap-servers", unreachable.to_string())]).expect("config");
-    let producer = create_producer(&config).expect("producer");
+    let producer = create_producer(&ProducerSettings {
+        bootstrap_servers: unreachable.to_string(),
+        idempotence: true,
+        linger: Duration::from_millis(1),
+        message_timeout: Duration::from_secs(10),
+    })
+    .expect("producer");
     let monitor = HealthMonitor::new(
         app.pool().clone(),
-        BrokerProbe::new(producer, config.member_events_topic),
+        BrokerProbe::new(producer, Topic::MemberEvents.name().to_owned()),
         app.state.health.clone(),
     );
     let shutdown = CancellationToken::new();

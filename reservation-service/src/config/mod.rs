@@ -1,11 +1,16 @@
 //! Settings, read once at start-up from the environment (or flags), with defaults that run
 //! locally against `cargo run -p stack`.
 
-use std::net::SocketAddr;
+pub mod environment;
 
-use clap::{CommandFactory, Parser, ValueEnum};
+use std::{net::SocketAddr, time::Duration};
+
+use clap::Parser;
 use event_schema::{ConsumerGroup, Topic};
 use secrecy::SecretString;
+
+pub use environment::LogFormat;
+use environment::{parse_milliseconds, parse_positive_milliseconds, parse_secret};
 
 #[derive(Clone, Debug, Parser)]
 #[command(
@@ -54,12 +59,12 @@ pub struct Config {
 
     /// Longest a fetch waits for data. Kafka answers as soon as data arrives; the embedded broker
     /// answers only when this runs out, so the local stack sets it to a few milliseconds.
-    #[arg(long, env = "KAFKA_FETCH_WAIT_MAX_MS", default_value_t = 100)]
-    pub kafka_fetch_wait_max_ms: u64,
+    #[arg(long = "kafka-fetch-wait-max-ms", env = "KAFKA_FETCH_WAIT_MAX_MS", default_value = "100", value_parser = parse_milliseconds)]
+    pub kafka_fetch_wait_max: Duration,
 
     /// How often stored offsets (of events already applied) are committed to the group.
-    #[arg(long, env = "KAFKA_COMMIT_INTERVAL_MS", default_value_t = 1_000)]
-    pub kafka_commit_interval_ms: u64,
+    #[arg(long = "kafka-commit-interval-ms", env = "KAFKA_COMMIT_INTERVAL_MS", default_value = "1000", value_parser = parse_milliseconds)]
+    pub kafka_commit_interval: Duration,
 
     /// Most events applied at once, in one transaction. The consumer takes no more from the
     /// broker until they are applied: this bounds its memory and batches its commits.
@@ -79,8 +84,8 @@ pub struct Config {
     /// How long the group may take to notice that a member died (Kafka's `session.timeout.ms`;
     /// the broker bounds it, 6 s to 30 min by default). A killed replica's partitions wait this
     /// long before another takes them over.
-    #[arg(long, env = "KAFKA_SESSION_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
-    pub kafka_session_timeout_ms: u32,
+    #[arg(long = "kafka-session-timeout-ms", env = "KAFKA_SESSION_TIMEOUT_MS", default_value = "10000", value_parser = parse_positive_milliseconds)]
+    pub kafka_session_timeout: Duration,
 
     /// Static group membership (`group.instance.id`): a stable name per replica, unique within
     /// the group. A replica restarted under the same name takes its old partitions back at once,
@@ -90,54 +95,18 @@ pub struct Config {
 
     /// How long the consumer may hold no partitions while its topic has some, or have lag and
     /// apply nothing, before the service reports itself not ready (and logs a warning).
-    #[arg(long, env = "CONSUMER_STALL_GRACE_MS", default_value_t = 20_000)]
-    pub consumer_stall_grace_ms: u64,
+    #[arg(long = "consumer-stall-grace-ms", env = "CONSUMER_STALL_GRACE_MS", default_value = "20000", value_parser = parse_milliseconds)]
+    pub consumer_stall_grace: Duration,
 
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
-    Ok(SecretString::from(value.to_owned()))
-}
-
-/// Variables that tooling in this repository reads and that share a prefix with a setting:
-/// `infra/kafka/kafka.sh`'s, and the tests' way to stop and start that Kafka.
-const OTHER_TOOLS_VARIABLES: &[&str] = &[
-    "KAFKA_HOME",
-    "KAFKA_DATA_DIR",
-    "KAFKA_BOOTSTRAP",
-    "KAFKA_CONTROL_SCRIPT",
-];
-
 impl Config {
-    /// Those of `names` that start like a setting's variable (up to its last word: `KAFKA_`,
-    /// `DEAD_LETTER_`, …) but that no setting reads: most likely misspelt, leaving a default in
-    /// force. The binary warns about them at start-up.
+    /// Those of `names` that start like a setting's variable but that no setting reads: most
+    /// likely misspelt, leaving a default in force. The binary warns about them at start-up.
     pub fn unrecognised_variables(names: impl IntoIterator<Item = String>) -> Vec<String> {
-        let command = Self::command();
-        let settings: Vec<&str> = command
-            .get_arguments()
-            .filter_map(|argument| argument.get_env()?.to_str())
-            .collect();
-        let prefixes: Vec<&str> = settings
-            .iter()
-            .filter_map(|setting| setting.rfind('_').map(|end| &setting[..=end]))
-            .collect();
-        names
-            .into_iter()
-            .filter(|name| {
-                prefixes.iter().any(|prefix| name.starts_with(prefix))
-                    && !settings.contains(&name.as_str())
-                    && !OTHER_TOOLS_VARIABLES.contains(&name.as_str())
-            })
-            .collect()
+        environment::unrecognised_variables::<Self>(names)
     }
 
     /// Defaults with the given overrides, as the binary would see them. Used by tests and by the
@@ -145,38 +114,15 @@ impl Config {
     pub fn from_pairs<'a>(
         pairs: impl IntoIterator<Item = (&'a str, String)>,
     ) -> Result<Self, clap::Error> {
-        let mut arguments = vec!["reservation-service".to_owned()];
-        for (flag, value) in pairs {
-            arguments.push(format!("--{flag}={value}"));
-        }
-        Self::try_parse_from(arguments)
+        environment::from_pairs(pairs)
     }
 
-    /// Parses a set of environment variables exactly as the binary would see them, without
-    /// touching the process environment: how a deployment file's settings are checked. Names
-    /// that are not settings of this service are an error, except `RUST_LOG`.
+    /// Parses a set of environment variables exactly as the binary would see them: how a
+    /// deployment file's settings are checked.
     pub fn from_environment<'a>(
         variables: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, clap::Error> {
-        let command = Self::command();
-        let mut arguments = vec![command.get_name().to_owned()];
-        for (name, value) in variables {
-            if name == "RUST_LOG" {
-                continue;
-            }
-            let flag = command
-                .get_arguments()
-                .find(|argument| argument.get_env().is_some_and(|env| env == name))
-                .and_then(|argument| argument.get_long())
-                .ok_or_else(|| {
-                    Self::command().error(
-                        clap::error::ErrorKind::UnknownArgument,
-                        format!("{name} is not a setting of this service"),
-                    )
-                })?;
-            arguments.push(format!("--{flag}={value}"));
-        }
-        Self::try_parse_from(arguments)
+        environment::from_environment(variables)
     }
 }
 
@@ -192,7 +138,7 @@ mod tests {
         ])
         .expect("valid environment");
         assert_eq!(config.consumer_group, "replica-group");
-        assert_eq!(config.kafka_fetch_wait_max_ms, 5);
+        assert_eq!(config.kafka_fetch_wait_max, Duration::from_millis(5));
         assert_eq!(
             config.dead_letter_topic,
             Topic::MemberEventsDeadLetter.name()

@@ -69,7 +69,7 @@ pub async fn find_all(
     }
     let sql = format!(
         "SELECT member_id, status, version FROM known_members WHERE member_id IN ({})",
-        super::placeholders(1, member_ids.len())
+        super::placeholders::list(1, member_ids.len())
     );
     let mut query = sqlx::query_as::<_, KnownMemberRow>(&sql);
     for member_id in member_ids {
@@ -96,7 +96,7 @@ pub async fn upsert_all(
         "INSERT INTO known_members (member_id, status, version, updated_at) VALUES {} \
          ON CONFLICT (member_id) DO UPDATE SET status = excluded.status, version = excluded.version, \
          updated_at = excluded.updated_at",
-        super::row_placeholders(members.len(), 4)
+        super::placeholders::rows(members.len(), 4)
     );
     let updated_at = time::format(updated_at);
     let mut query = sqlx::query(&sql);

@@ -32,7 +32,7 @@ pub async fn lock_all(
     let sql = format!(
         "INSERT INTO member_streams (member_id) VALUES {} \
          ON CONFLICT (member_id) DO UPDATE SET member_id = excluded.member_id",
-        super::row_placeholders(sorted.len(), 1)
+        super::placeholders::rows(sorted.len(), 1)
     );
     let mut query = sqlx::query(&sql);
     for member_id in sorted {

@@ -1,7 +1,7 @@
 //! Queries on parked events: what the consumer could not process, and what operators did with it.
 
 use chrono::{DateTime, Utc};
-use sqlx::{AnyConnection, Row, any::AnyRow};
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use super::{format_time, parse_time, parse_uuid};
@@ -59,13 +59,13 @@ pub async fn find(
     connection: &mut AnyConnection,
     id: Uuid,
 ) -> Result<Option<ParkedEvent>, sqlx::Error> {
-    sqlx::query(&format!(
+    sqlx::query_as::<_, ParkedEventRow>(&format!(
         "SELECT {COLUMNS} FROM parked_events WHERE id = $1"
     ))
     .bind(id.to_string())
     .fetch_optional(connection)
     .await?
-    .map(|row| from_row(&row))
+    .map(ParkedEvent::try_from)
     .transpose()
 }
 
@@ -74,15 +74,15 @@ pub async fn parked_of_member(
     connection: &mut AnyConnection,
     member_id: &str,
 ) -> Result<Vec<ParkedEvent>, sqlx::Error> {
-    sqlx::query(&format!(
+    sqlx::query_as::<_, ParkedEventRow>(&format!(
         "SELECT {COLUMNS} FROM parked_events WHERE member_id = $1 AND status = 'parked' \
          ORDER BY source_partition, source_offset"
     ))
     .bind(member_id)
     .fetch_all(connection)
     .await?
-    .iter()
-    .map(from_row)
+    .into_iter()
+    .map(ParkedEvent::try_from)
     .collect()
 }
 
@@ -99,15 +99,15 @@ pub async fn list(
         }
         None => format!("SELECT {COLUMNS} FROM parked_events {order} LIMIT $1"),
     };
-    let mut query = sqlx::query(&query).bind(limit);
+    let mut query = sqlx::query_as::<_, ParkedEventRow>(&query).bind(limit);
     if let Some(status) = status {
         query = query.bind(status.as_str());
     }
     query
         .fetch_all(connection)
         .await?
-        .iter()
-        .map(from_row)
+        .into_iter()
+        .map(ParkedEvent::try_from)
         .collect()
 }
 
@@ -132,29 +132,51 @@ pub async fn resolve(
     .map(|result| result.rows_affected() == 1)
 }
 
-fn from_row(row: &AnyRow) -> Result<ParkedEvent, sqlx::Error> {
-    let status: String = row.try_get("status")?;
-    let resolved_at: Option<String> = row.try_get("resolved_at")?;
-    Ok(ParkedEvent {
-        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
-        member_id: row.try_get("member_id")?,
-        event_id: row.try_get("event_id")?,
-        source_topic: row.try_get("source_topic")?,
-        source_partition: i32::try_from(row.try_get::<i64, _>("source_partition")?)
-            .map_err(|error| sqlx::Error::Decode(Box::new(error)))?,
-        source_offset: row.try_get("source_offset")?,
-        message_key: row.try_get("message_key")?,
-        payload: row.try_get("payload")?,
-        reason: row.try_get("reason")?,
-        attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
-        first_failed_at: parse_time(&row.try_get::<String, _>("first_failed_at")?)?,
-        parked_at: parse_time(&row.try_get::<String, _>("parked_at")?)?,
-        status: ParkedStatus::parse(&status).ok_or_else(|| {
-            sqlx::Error::Decode(format!("unknown parked event status {status:?}").into())
-        })?,
-        resolved_at: resolved_at.as_deref().map(parse_time).transpose()?,
-        resolution: row.try_get("resolution")?,
-    })
+/// A row of the parked_events table, as the `Any` driver reads it.
+#[derive(sqlx::FromRow)]
+struct ParkedEventRow {
+    id: String,
+    member_id: Option<String>,
+    event_id: Option<String>,
+    source_topic: String,
+    source_partition: i64,
+    source_offset: i64,
+    message_key: Option<Vec<u8>>,
+    payload: Option<Vec<u8>>,
+    reason: String,
+    attempts: i64,
+    first_failed_at: String,
+    parked_at: String,
+    status: String,
+    resolved_at: Option<String>,
+    resolution: Option<String>,
+}
+
+impl TryFrom<ParkedEventRow> for ParkedEvent {
+    type Error = sqlx::Error;
+
+    fn try_from(row: ParkedEventRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: parse_uuid(&row.id)?,
+            member_id: row.member_id,
+            event_id: row.event_id,
+            source_topic: row.source_topic,
+            source_partition: i32::try_from(row.source_partition)
+                .map_err(|error| sqlx::Error::Decode(Box::new(error)))?,
+            source_offset: row.source_offset,
+            message_key: row.message_key,
+            payload: row.payload,
+            reason: row.reason,
+            attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+            first_failed_at: parse_time(&row.first_failed_at)?,
+            parked_at: parse_time(&row.parked_at)?,
+            status: ParkedStatus::parse(&row.status).ok_or_else(|| {
+                sqlx::Error::Decode(format!("unknown parked event status {:?}", row.status).into())
+            })?,
+            resolved_at: row.resolved_at.as_deref().map(parse_time).transpose()?,
+            resolution: row.resolution,
+        })
+    }
 }
 
 /// One partition's offsets `from..=to`.
@@ -176,7 +198,7 @@ pub async fn of_members_or_offsets(
     if !member_ids.is_empty() {
         conditions.push(format!(
             "(status = 'parked' AND member_id IN ({}))",
-            super::placeholders(1, member_ids.len())
+            super::placeholders::list(1, member_ids.len())
         ));
     }
     let mut next = 1 + member_ids.len();
@@ -196,7 +218,7 @@ pub async fn of_members_or_offsets(
         "SELECT {COLUMNS} FROM parked_events WHERE {} ORDER BY source_partition, source_offset",
         conditions.join(" OR ")
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = sqlx::query_as::<_, ParkedEventRow>(&sql);
     for member_id in member_ids {
         query = query.bind(member_id.as_str());
     }
@@ -210,7 +232,7 @@ pub async fn of_members_or_offsets(
     query
         .fetch_all(connection)
         .await?
-        .iter()
-        .map(from_row)
+        .into_iter()
+        .map(ParkedEvent::try_from)
         .collect()
 }

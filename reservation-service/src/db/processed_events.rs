@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use event_schema::MemberEvent;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use super::{format_time, parse_uuid};
@@ -19,17 +19,17 @@ pub async fn processed_among(
     }
     let sql = format!(
         "SELECT event_id FROM processed_events WHERE event_id IN ({})",
-        super::placeholders(1, event_ids.len())
+        super::placeholders::list(1, event_ids.len())
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = sqlx::query_scalar::<_, String>(&sql);
     for event_id in event_ids {
         query = query.bind(event_id.to_string());
     }
     query
         .fetch_all(connection)
         .await?
-        .iter()
-        .map(|row| parse_uuid(&row.try_get::<String, _>("event_id")?))
+        .into_iter()
+        .map(|event_id| parse_uuid(&event_id))
         .collect()
 }
 
@@ -47,7 +47,7 @@ pub async fn record_all(
         "INSERT INTO processed_events \
          (event_id, member_id, event_type, event_time, outcome, processed_at, member_version) \
          VALUES {} ON CONFLICT (event_id) DO NOTHING",
-        super::row_placeholders(events.len(), 7)
+        super::placeholders::rows(events.len(), 7)
     );
     let processed_at = format_time(processed_at);
     let mut query = sqlx::query(&sql);

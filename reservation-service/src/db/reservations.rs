@@ -1,7 +1,7 @@
 //! Queries on reservations and the resource locks that keep them from overlapping.
 
 use chrono::{DateTime, Utc};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use super::{parse_uuid, time};
@@ -151,16 +151,16 @@ pub async fn cancel_all_of_members(
     let sql = format!(
         "UPDATE reservations SET status = 'cancelled', cancellation_reason = $1, cancelled_at = $2 \
          WHERE status = 'active' AND member_id IN ({}) RETURNING member_id",
-        super::placeholders(3, member_ids.len())
+        super::placeholders::list(3, member_ids.len())
     );
-    let mut query = sqlx::query(&sql)
+    let mut query = sqlx::query_scalar::<_, String>(&sql)
         .bind(reason.as_str())
         .bind(time::format(cancelled_at));
     for member_id in member_ids {
         query = query.bind(member_id.as_str());
     }
-    for row in query.fetch_all(connection).await? {
-        *cancelled.entry(row.try_get("member_id")?).or_insert(0) += 1;
+    for member_id in query.fetch_all(connection).await? {
+        *cancelled.entry(member_id).or_insert(0) += 1;
     }
     Ok(cancelled)
 }

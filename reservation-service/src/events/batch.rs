@@ -7,7 +7,6 @@
 //! was changed), and one arrival at a time once one of them fails of its own accord, each parked
 //! after `max_attempts` such failures.
 
-use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::AnyPool;
 use tokio_util::sync::CancellationToken;
 
@@ -75,7 +74,7 @@ async fn write_alone(
                 transient_failures
             }
             Err(AttemptError::Permanent(error)) => {
-                let again = Failure::again(failure.take(), &error, now());
+                let again = Failure::again(failure.take(), &error, db::time::now());
                 tracing::warn!(
                     %error,
                     attempt = again.attempts,
@@ -99,7 +98,7 @@ async fn attempt(
     arrivals: &[Arrival],
     failed_too_often: Option<&Failure>,
 ) -> Result<Vec<Outcome>, AttemptError> {
-    let now = now();
+    let now = db::time::now();
     // Failing to get a connection or to begin is never the events' fault.
     let mut transaction = pool.begin().await.map_err(AttemptError::Transient)?;
     let member_ids = member_ids(arrivals);
@@ -115,9 +114,4 @@ async fn attempt(
         .map_err(classify)?;
     transaction.commit().await.map_err(classify)?;
     Ok(outcomes)
-}
-
-/// Now, at the microsecond precision times are stored with.
-fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
 }

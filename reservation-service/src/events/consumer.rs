@@ -32,15 +32,15 @@ pub struct ConsumerSettings {
     pub bootstrap_servers: String,
     pub group: String,
     pub topic: String,
-    pub fetch_wait_max_ms: u64,
-    pub commit_interval_ms: u64,
+    pub fetch_wait_max: Duration,
+    pub commit_interval: Duration,
     /// Most events taken from the client and applied at once (one transaction).
     pub max_in_flight: usize,
     /// Attempts at an event whose handling fails (not for lack of a database) before it is parked.
     pub max_attempts: u32,
     /// What the client may hold fetched ahead of the loop, per partition.
     pub fetch_queue_kbytes: u32,
-    pub session_timeout_ms: u32,
+    pub session_timeout: Duration,
     /// Static membership: a restarted replica with the same id takes its partitions back.
     pub group_instance_id: Option<String>,
 }
@@ -68,7 +68,10 @@ impl MemberEventConsumer {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("fetch.wait.max.ms", settings.fetch_wait_max_ms.to_string())
+            .set(
+                "fetch.wait.max.ms",
+                settings.fetch_wait_max.as_millis().to_string(),
+            )
             // The client's prefetch queue: bounded by size, and by count at a few batches.
             .set(
                 "queued.min.messages",
@@ -83,11 +86,13 @@ impl MemberEventConsumer {
             .set("fetch.queue.backoff.ms", "10")
             .set(
                 "session.timeout.ms",
-                settings.session_timeout_ms.to_string(),
+                settings.session_timeout.as_millis().to_string(),
             )
             .set(
                 "heartbeat.interval.ms",
-                (settings.session_timeout_ms / 3).max(1).to_string(),
+                (settings.session_timeout.as_millis() / 3)
+                    .max(1)
+                    .to_string(),
             )
             // librdkafka backs off reconnects up to 10 s by default: after a broker outage the
             // consumer would come back up to 10 s after the broker did.
@@ -123,9 +128,8 @@ impl MemberEventConsumer {
             return;
         }
         tracing::info!(%topic, max_in_flight = self.settings.max_in_flight, "consuming member events");
-        let mut commit_timer = tokio::time::interval(Duration::from_millis(
-            self.settings.commit_interval_ms.max(1),
-        ));
+        let mut commit_timer =
+            tokio::time::interval(self.settings.commit_interval.max(Duration::from_millis(1)));
         while let Some(batch) = self.poll(&mut commit_timer, &shutdown).await {
             self.stats.begin_batch(batch.len());
             let Some(outcomes) = self.write(&batch, &shutdown).await else {

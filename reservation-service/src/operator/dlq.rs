@@ -7,7 +7,6 @@
 //! it would have had. Replaying is idempotent: an event already applied (by id) has no second
 //! effect, and an event no longer parked is reported and left alone.
 
-use chrono::{SubsecRound, Utc};
 use sqlx::AnyPool;
 use uuid::Uuid;
 
@@ -121,7 +120,7 @@ async fn replay_group(
     member_id: Option<&str>,
     up_to: Option<Uuid>,
 ) -> Result<Vec<ReplayReport>, ToolError> {
-    let now = Utc::now().trunc_subsecs(6);
+    let now = db::time::now();
     let mut transaction = pool.begin().await?;
     let events = match member_id {
         Some(member_id) => {
@@ -209,7 +208,7 @@ pub async fn discard(pool: &AnyPool, id: Uuid, reason: &str) -> Result<ParkedEve
     if let Some(member_id) = &parked.member_id {
         db::member_streams::lock(&mut transaction, member_id).await?;
     }
-    let now = Utc::now().trunc_subsecs(6);
+    let now = db::time::now();
     if !db::parked_events::resolve(&mut transaction, id, ParkedStatus::Discarded, reason, now)
         .await?
     {
