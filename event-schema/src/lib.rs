@@ -5,6 +5,11 @@
 //! personal data: events are immutable and retained, while a member's name and email must be
 //! erasable. A payload type never changes once published; a change is a new `…v2` type.
 //!
+//! What may change within a version, what makes a new one, and what an older consumer does with
+//! events from a newer contract: `EVOLUTION.md` beside this crate, enforced by the gate in
+//! `tests/evolution.rs` against the released schemas in `schema/released/`. The topics, keys,
+//! headers, senders and receivers: `asyncapi.yaml` (AsyncAPI 3.0).
+//!
 //! Layout:
 //! - [`envelope`]: the envelope, its decoding and validation.
 //! - [`member`]: the member event payloads.
