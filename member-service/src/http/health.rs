@@ -1,37 +1,78 @@
 //! `/health` (the process answers) and `/ready` (its database and broker answer).
 
-use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
 }
 
 /// Answered from the background check's last result, never from a round trip: readiness
 /// probes get their answer at once, also while a dependency hangs. Errors are named, not
 /// quoted (the driver's text is in the log).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "status": "ready", "database": "ok", "broker": "ok", "outbox_backlog": 0,
+    "outbox_relay": "leader", "checked_ms_ago": 412
+}))]
 struct Readiness {
     /// `ready`, `degraded`, `starting` (not checked yet) or `stale` (the check is stuck).
+    #[schema(pattern = "^(ready|degraded|starting|stale)$")]
     status: &'static str,
     /// `ok`, `unavailable` or `unknown`; the same for `broker`.
+    #[schema(pattern = "^(ok|unavailable|unknown)$")]
     database: &'static str,
+    #[schema(pattern = "^(ok|unavailable|unknown)$")]
     broker: &'static str,
+    /// Outbox rows not published yet; null before the first check.
     outbox_backlog: Option<i64>,
     /// `leader` publishes the outbox; `standby` waits to take over from another replica.
+    #[schema(pattern = "^(leader|standby)$")]
     outbox_relay: &'static str,
-    /// How old the answer is.
+    /// How old the answer is; null before the first check.
     checked_ms_ago: Option<u64>,
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+#[derive(Serialize, ToSchema)]
+struct Alive {
+    /// Always `ok`.
+    #[schema(example = "ok", pattern = "^ok$")]
+    status: &'static str,
 }
 
+/// The process answers (liveness). Touches nothing else.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    responses((status = OK, description = "Alive", body = Alive))
+)]
+async fn health() -> Json<Alive> {
+    Json(Alive { status: "ok" })
+}
+
+/// Whether to send traffic here (readiness): the background check's last result, answered at
+/// once, never by a round trip to the database or broker.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    responses(
+        (status = OK, description = "Ready: the database and the broker answered the last check", body = Readiness),
+        (status = SERVICE_UNAVAILABLE, description = "Not ready: `status` says why, the dependencies which",
+            body = Readiness,
+            example = json!({
+                "status": "degraded", "database": "ok", "broker": "unavailable", "outbox_backlog": 12,
+                "outbox_relay": "leader", "checked_ms_ago": 950
+            })),
+    )
+)]
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let report = state.health.latest();
     let label = |result: Option<&Result<(), String>>| match result {

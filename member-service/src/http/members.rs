@@ -1,20 +1,22 @@
 //! `/members`: register, read, list, delete.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{
         Path, Query, State,
         rejection::{JsonRejection, PathRejection, QueryRejection},
     },
     http::StatusCode,
-    routing::get,
 };
 use chrono::SecondsFormat;
 use event_schema::{MemberDeleted, MemberEvent, MemberEventData, MemberRegistered};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, problem::Problem};
 use crate::{
     db::{self, members::InsertError},
     domain::{Member, NewMember},
@@ -25,23 +27,30 @@ pub const EVENT_SOURCE: &str = "/member-service";
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 500;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/members", get(list_members).post(register_member))
-        .route("/members/{id}", get(get_member).delete(delete_member))
+/// The routes and their OpenAPI description, both from the handlers below.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_members, register_member))
+        .routes(routes!(get_member, delete_member))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({ "name": "Ada Lovelace", "email": "ada@example.com" }))]
 struct RegisterRequest {
+    /// Trimmed; 1 to 200 characters, no control characters.
     name: String,
+    /// A bare address (`local-part@domain.tld`), stored lower-cased; unique among members.
     email: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!(member_example()))]
 struct MemberResponse {
     id: Uuid,
     name: String,
     email: String,
+    /// RFC 3339, UTC, microseconds.
+    #[schema(format = DateTime)]
     created_at: String,
 }
 
@@ -58,20 +67,78 @@ impl From<Member> for MemberResponse {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// Members per page.
+    #[param(minimum = 1, maximum = 500, default = 50)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page; absent for the first page.
+    #[param(format = Uuid)]
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+/// Members in registration order, a page at a time.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({ "items": [member_example()], "next_cursor": MEMBER_ID_EXAMPLE }))]
 struct MemberPage {
     items: Vec<MemberResponse>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid, required = false)]
     next_cursor: Option<String>,
 }
 
+const MEMBER_ID_EXAMPLE: &str = "019ac3d2-4e00-7c11-8a2b-3c4d5e6f7a80";
+
+fn member_example() -> serde_json::Value {
+    json!({
+        "id": MEMBER_ID_EXAMPLE,
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "created_at": "2026-11-27T06:30:00.123456Z",
+    })
+}
+
+fn not_found_example() -> serde_json::Value {
+    Problem::example(
+        StatusCode::NOT_FOUND,
+        &format!("member {MEMBER_ID_EXAMPLE} does not exist or was deleted"),
+        &[],
+    )
+}
+
+fn bad_id_example() -> serde_json::Value {
+    Problem::example(
+        StatusCode::BAD_REQUEST,
+        "Invalid URL: UUID parsing failed: invalid length: expected length 32 for simple format, found 2",
+        &[],
+    )
+}
+
+/// Registers a member and publishes `members.member_registered.v1` through the outbox.
+#[utoipa::path(
+    post,
+    path = "/members",
+    tag = "members",
+    request_body = RegisterRequest,
+    responses(
+        (status = CREATED, description = "Registered", body = MemberResponse),
+        (status = BAD_REQUEST, description = "The body is not JSON, or not sent as `application/json`",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(Problem::example(StatusCode::BAD_REQUEST, "Failed to parse the request body as JSON: key must be a string at line 1 column 2", &[]))),
+        (status = CONFLICT, description = "The email is already registered",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(Problem::example(StatusCode::CONFLICT, "email ada@example.com is already registered", &[]))),
+        (status = UNPROCESSABLE_ENTITY, description = "The request breaks a rule, or a field is missing or of the wrong type (`field` is then `body`); `errors` names every broken rule",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(Problem::example(StatusCode::UNPROCESSABLE_ENTITY, "name: must not be empty; email: is not a valid email address: expected local-part@domain.tld",
+                &[("name", "must not be empty"), ("email", "is not a valid email address: expected local-part@domain.tld")]))),
+        (status = INTERNAL_SERVER_ERROR, description = "The database failed; nothing was registered",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(Problem::example(StatusCode::INTERNAL_SERVER_ERROR, "the server could not complete the request", &[]))),
+    )
+)]
 async fn register_member(
     State(state): State<AppState>,
     payload: Result<Json<RegisterRequest>, JsonRejection>,
@@ -105,6 +172,23 @@ async fn register_member(
     Ok((StatusCode::CREATED, Json(member.into())))
 }
 
+/// A member, unless it was deleted: deletion erases its name and email.
+#[utoipa::path(
+    get,
+    path = "/members/{id}",
+    tag = "members",
+    params(("id" = Uuid, Path, description = "The member's id")),
+    responses(
+        (status = OK, description = "The member", body = MemberResponse),
+        (status = BAD_REQUEST, description = "The id is not a UUID",
+            body = Problem, content_type = "application/problem+json", example = json!(bad_id_example())),
+        (status = NOT_FOUND, description = "No such member, or it was deleted",
+            body = Problem, content_type = "application/problem+json", example = json!(not_found_example())),
+        (status = INTERNAL_SERVER_ERROR, description = "The database failed",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(Problem::example(StatusCode::INTERNAL_SERVER_ERROR, "the server could not complete the request", &[]))),
+    )
+)]
 async fn get_member(
     State(state): State<AppState>,
     id: Result<Path<Uuid>, PathRejection>,
@@ -118,6 +202,22 @@ async fn get_member(
         .ok_or_else(|| member_not_found(id))
 }
 
+/// Members in registration order, a page at a time: follow `next_cursor` until it is absent.
+#[utoipa::path(
+    get,
+    path = "/members",
+    tag = "members",
+    params(PageQuery),
+    responses(
+        (status = OK, description = "One page of members", body = MemberPage),
+        (status = BAD_REQUEST, description = "`limit` is outside 1..=500, or `cursor` is not a cursor this API gave",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(Problem::example(StatusCode::BAD_REQUEST, "limit must be between 1 and 500", &[]))),
+        (status = INTERNAL_SERVER_ERROR, description = "The database failed",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(Problem::example(StatusCode::INTERNAL_SERVER_ERROR, "the server could not complete the request", &[]))),
+    )
+)]
 async fn list_members(
     State(state): State<AppState>,
     query: Result<Query<PageQuery>, QueryRejection>,
@@ -149,6 +249,24 @@ async fn list_members(
     }))
 }
 
+/// Deletes a member: erases its name and email and publishes `members.member_deleted.v1`, upon
+/// which reservation-service cancels the member's reservations.
+#[utoipa::path(
+    delete,
+    path = "/members/{id}",
+    tag = "members",
+    params(("id" = Uuid, Path, description = "The member's id")),
+    responses(
+        (status = NO_CONTENT, description = "Deleted; the event is in the outbox"),
+        (status = BAD_REQUEST, description = "The id is not a UUID",
+            body = Problem, content_type = "application/problem+json", example = json!(bad_id_example())),
+        (status = NOT_FOUND, description = "No such member, or it was deleted already",
+            body = Problem, content_type = "application/problem+json", example = json!(not_found_example())),
+        (status = INTERNAL_SERVER_ERROR, description = "The database failed; nothing was deleted",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(Problem::example(StatusCode::INTERNAL_SERVER_ERROR, "the server could not complete the request", &[]))),
+    )
+)]
 async fn delete_member(
     State(state): State<AppState>,
     id: Result<Path<Uuid>, PathRejection>,

@@ -10,6 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::ValidationError;
 
@@ -27,21 +28,62 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// The body of every error response, as `application/problem+json` (RFC 9457).
+#[derive(Serialize, ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`: the status code says what kind of problem it is.
     #[serde(rename = "type")]
-    problem_type: &'a str,
-    title: &'a str,
+    #[schema(example = "about:blank")]
+    problem_type: &'static str,
+    /// The status code's reason phrase.
+    #[schema(example = "Not Found")]
+    title: &'static str,
+    #[schema(example = 404)]
     status: u16,
+    /// What went wrong with this request, for a person to read. A 500 says nothing internal.
     detail: String,
+    /// Only on a validation failure (422): every rule the request breaks, by field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    errors: Vec<FieldError<'a>>,
+    #[schema(required = false)]
+    errors: Vec<FieldError>,
 }
 
-#[derive(Serialize)]
-struct FieldError<'a> {
-    field: &'a str,
-    message: &'a str,
+/// One broken rule, naming the field so a client can show it next to the input.
+#[derive(Serialize, ToSchema)]
+pub struct FieldError {
+    /// The request field, or `body` when the JSON does not have the expected shape.
+    #[schema(example = "email")]
+    field: &'static str,
+    #[schema(example = "must be an email address")]
+    message: String,
+}
+
+impl Problem {
+    fn new(status: StatusCode, detail: String, errors: Vec<FieldError>) -> Self {
+        Self {
+            problem_type: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail,
+            errors,
+        }
+    }
+
+    /// A problem as this API sends it, for the examples in the OpenAPI document.
+    pub fn example(
+        status: StatusCode,
+        detail: &str,
+        errors: &[(&'static str, &str)],
+    ) -> serde_json::Value {
+        let errors = errors
+            .iter()
+            .map(|&(field, message)| FieldError {
+                field,
+                message: message.to_owned(),
+            })
+            .collect();
+        serde_json::to_value(Self::new(status, detail.to_owned(), errors)).unwrap_or_default()
+    }
 }
 
 impl ApiError {
@@ -81,22 +123,15 @@ impl IntoResponse for ApiError {
                 .iter()
                 .map(|error| FieldError {
                     field: error.field,
-                    message: &error.message,
+                    message: error.message.clone(),
                 })
                 .collect(),
             _ => Vec::new(),
         };
-        let body = Problem {
-            problem_type: "about:blank",
-            title: status.canonical_reason().unwrap_or("Error"),
-            status: status.as_u16(),
-            detail,
-            errors,
-        };
         (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
-            Json(body),
+            Json(Problem::new(status, detail, errors)),
         )
             .into_response()
     }

@@ -1,7 +1,10 @@
 //! The HTTP API through its router, on a temporary SQLite database and without a broker:
-//! status codes, RFC 9457 problem bodies naming the field, pagination, erasure, readiness.
+//! status codes, RFC 9457 problem bodies naming the field, pagination, erasure, readiness, and
+//! the OpenAPI document against all of them.
 //! One binary, so the helpers are built and linked once.
 
 mod helpers;
 mod members;
+mod openapi;
+mod openapi_checks;
 mod readiness;

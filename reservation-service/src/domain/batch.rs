@@ -217,4 +217,6 @@ impl<'a> BatchSoFar<'a> {
 }
 
 #[cfg(test)]
+mod evolution_tests;
+#[cfg(test)]
 mod tests;

@@ -23,7 +23,7 @@ pub struct ConsumerObservation {
 }
 
 /// Why the service is not ready; the list is empty when it is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "reason")]
 pub enum NotReady {
     Starting,

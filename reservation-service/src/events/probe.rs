@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::ConsumerStats;
 
 /// How far one partition's consumer is behind its producers.
-#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct PartitionLag {
     pub partition: i32,
     /// The next offset to apply: this instance's own position, or the group's committed offset.

@@ -30,7 +30,9 @@ pub struct ConsumerStats {
     next_offsets: Mutex<BTreeMap<i32, i64>>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct StatsSnapshot {
     pub applied: u64,
     pub duplicates: u64,

@@ -1,8 +1,10 @@
 //! `/health` (the process answers), `/ready` (its database and broker answer and its consumer
 //! makes progress) and `/consumer` (what the member-event consumer has done).
 
-use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
 use crate::{
@@ -10,35 +12,52 @@ use crate::{
     events::{PartitionLag, StatsSnapshot},
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/consumer", get(consumer))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(consumer))
 }
 
 /// Answered from the background check's last result, never from a round trip: readiness
 /// probes get their answer at once, also while a dependency hangs. Errors are named, not
 /// quoted (the driver's text is in the log).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "status": "ready", "database": "ok", "broker": "ok", "consumer": "running", "reasons": []
+}))]
 struct Readiness {
+    /// `ready` or `degraded`.
+    #[schema(pattern = "^(ready|degraded)$")]
     status: &'static str,
+    /// `ok`, `unavailable` or `unknown` (not checked yet); the same for `broker`.
+    #[schema(pattern = "^(ok|unavailable|unknown)$")]
     database: &'static str,
+    #[schema(pattern = "^(ok|unavailable|unknown)$")]
     broker: &'static str,
     /// `running`, `retrying` (an event or the database keeps failing) or `stopped`.
+    #[schema(pattern = "^(running|retrying|stopped)$")]
     consumer: &'static str,
     /// Why it is not ready; empty when it is.
     reasons: Vec<Reason>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Reason {
     #[serde(flatten)]
     kind: NotReady,
+    /// The reason in words.
     detail: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "applied": 1520, "duplicates": 3, "stale": 0, "dead_lettered": 1, "reservations_cancelled": 212,
+    "retries": 0, "batches": 240, "in_flight": 0, "failing": false, "stopped": false,
+    "assigned_partitions": [0, 1, 2],
+    "lag": [{ "partition": 0, "position": 512, "high_watermark": 512, "lag": 0 }],
+    "total_lag": 0
+}))]
 struct ConsumerView {
     #[serde(flatten)]
     stats: StatsSnapshot,
@@ -50,10 +69,40 @@ struct ConsumerView {
     lag_error: Option<String>,
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+#[derive(Serialize, ToSchema)]
+struct Alive {
+    /// Always `ok`.
+    #[schema(example = "ok", pattern = "^ok$")]
+    status: &'static str,
 }
 
+/// The process answers (liveness). Touches nothing else.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    responses((status = OK, description = "Alive", body = Alive))
+)]
+async fn health() -> Json<Alive> {
+    Json(Alive { status: "ok" })
+}
+
+/// Whether to send traffic here (readiness): the background check's last result, answered at
+/// once. Not ready while the database or broker does not answer, or the consumer retries,
+/// stopped, holds no partitions or makes no progress with lag.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    responses(
+        (status = OK, description = "Ready", body = Readiness),
+        (status = SERVICE_UNAVAILABLE, description = "Not ready: `reasons` says why", body = Readiness,
+            example = json!({
+                "status": "degraded", "database": "ok", "broker": "unavailable", "consumer": "running",
+                "reasons": [{ "reason": "broker_unavailable", "detail": "the broker does not answer" }]
+            })),
+    )
+)]
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let report = state.health.report();
     let label = |result: &Option<Result<(), String>>| match result {
@@ -91,6 +140,13 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     (status, Json(body))
 }
 
+/// What the member-event consumer has done since start-up, and its lag per assigned partition.
+#[utoipa::path(
+    get,
+    path = "/consumer",
+    tag = "operations",
+    responses((status = OK, description = "Counters, partitions and lag", body = ConsumerView))
+)]
 async fn consumer(State(state): State<AppState>) -> Json<ConsumerView> {
     let (lag, lag_error, assigned_partitions) = match &state.consumer {
         Some(probe) => match probe.lag().await {

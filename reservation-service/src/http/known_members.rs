@@ -1,27 +1,55 @@
 //! `/known-members/{id}`: this service's own view of a member, built from events.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State, rejection::PathRejection},
-    routing::get,
+    http::StatusCode,
 };
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{ApiError, AppState};
+use super::{
+    ApiError, AppState,
+    examples::{MEMBER_ID_EXAMPLE, bad_id_example, internal_example, problem_example},
+    problem::Problem,
+};
 use crate::db;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/known-members/{id}", get(get_known_member))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_known_member))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({ "member_id": MEMBER_ID_EXAMPLE, "status": "deleted", "version": 2 }))]
 struct KnownMemberResponse {
     member_id: Uuid,
+    /// `active` or `deleted`.
+    #[schema(pattern = "^(active|deleted)$")]
     status: &'static str,
+    /// The member version of the last event applied.
     version: i64,
 }
 
+/// What this service knows of a member from the member events it applied: whether it may
+/// reserve, and the version it has seen.
+#[utoipa::path(
+    get,
+    path = "/known-members/{id}",
+    tag = "member list",
+    params(("id" = Uuid, Path, description = "The member's id")),
+    responses(
+        (status = OK, description = "The member as the events left it", body = KnownMemberResponse),
+        (status = BAD_REQUEST, description = "The id is not a UUID",
+            body = Problem, content_type = "application/problem+json", example = json!(bad_id_example())),
+        (status = NOT_FOUND, description = "No event about this member has been applied (yet)",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(problem_example(StatusCode::NOT_FOUND, &format!("no event about member {MEMBER_ID_EXAMPLE} has been applied")))),
+        (status = INTERNAL_SERVER_ERROR, description = "The database failed",
+            body = Problem, content_type = "application/problem+json", example = json!(internal_example())),
+    )
+)]
 async fn get_known_member(
     State(state): State<AppState>,
     id: Result<Path<Uuid>, PathRejection>,

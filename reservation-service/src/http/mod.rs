@@ -1,8 +1,11 @@
 //! The REST API. Handlers parse input into domain types, run one transaction through `db`, and
-//! map errors to RFC 9457 problem responses.
+//! map errors to RFC 9457 problem responses. Each handler's `#[utoipa::path]` describes it in the
+//! OpenAPI document (`openapi`), served at `/openapi.json` and shown at `/docs`.
 
+mod examples;
 mod health;
 mod known_members;
+pub mod openapi;
 mod problem;
 mod reservations;
 
@@ -11,6 +14,7 @@ use std::sync::Arc;
 use axum::Router;
 use sqlx::AnyPool;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::events::{ConsumerHealth, ConsumerProbe, ConsumerStats};
 pub use problem::ApiError;
@@ -26,11 +30,23 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(reservations::router())
-        .merge(known_members::router())
-        .merge(health::router())
+    let (router, document) = api().split_for_parts();
+    router
+        .merge(openapi::pages(document))
         .fallback(problem::not_found_fallback)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The OpenAPI document of the API [`router`] serves, from the same handlers.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+/// Every API route, each adding its operation to the document as it is added to the router.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(reservations::router())
+        .merge(known_members::router())
+        .merge(health::router())
 }

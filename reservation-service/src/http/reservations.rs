@@ -1,19 +1,27 @@
 //! `/reservations`: make, read, list, cancel.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{
         Path, Query, State,
         rejection::{JsonRejection, PathRejection, QueryRejection},
     },
     http::StatusCode,
-    routing::{get, post},
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{ApiError, AppState};
+use super::{
+    ApiError, AppState,
+    examples::{
+        MEMBER_ID_EXAMPLE, RESERVATION_ID_EXAMPLE, bad_id_example, internal_example,
+        not_found_example, problem_example, reservation_example,
+    },
+    problem::Problem,
+};
 use crate::{
     db,
     domain::{CancellationReason, NewReservation, Reservation, ReservationStatus, ValidationError},
@@ -22,34 +30,51 @@ use crate::{
 const DEFAULT_PAGE_SIZE: u32 = 100;
 const MAX_PAGE_SIZE: u32 = 500;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/reservations",
-            get(list_reservations).post(make_reservation),
-        )
-        .route("/reservations/{id}", get(get_reservation))
-        .route("/reservations/{id}/cancel", post(cancel_reservation))
+/// The routes and their OpenAPI description, both from the handlers below.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_reservations, make_reservation))
+        .routes(routes!(get_reservation))
+        .routes(routes!(cancel_reservation))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({
+    "member_id": MEMBER_ID_EXAMPLE, "resource": "room-1",
+    "starts_at": "2030-01-01T10:00:00Z", "ends_at": "2030-01-01T11:00:00Z"
+}))]
 struct ReservationRequest {
+    /// A member this service knows from member events, and not deleted.
     member_id: Uuid,
+    /// What is reserved: trimmed, 1 to 200 characters.
     resource: String,
+    /// RFC 3339; stored to the microsecond.
     starts_at: DateTime<Utc>,
+    /// RFC 3339, after `starts_at`.
     ends_at: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!(reservation_example()))]
 struct ReservationResponse {
     id: Uuid,
     member_id: Uuid,
     resource: String,
+    /// RFC 3339, UTC, microseconds; so are the other times.
+    #[schema(format = DateTime)]
     starts_at: String,
+    #[schema(format = DateTime)]
     ends_at: String,
+    /// `active` or `cancelled`.
+    #[schema(pattern = "^(active|cancelled)$")]
     status: &'static str,
+    /// `cancelled_by_user` or `member_deleted` (the member's deletion cancelled it); null
+    /// while active.
+    #[schema(pattern = "^(cancelled_by_user|member_deleted)$")]
     cancellation_reason: Option<&'static str>,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     cancelled_at: Option<String>,
 }
 
@@ -75,21 +100,55 @@ impl From<Reservation> for ReservationResponse {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only this member's reservations.
     member_id: Option<Uuid>,
+    /// Only reservations in this status: `active` or `cancelled`.
+    #[param(pattern = "^(active|cancelled)$")]
     status: Option<String>,
+    /// Reservations per page.
+    #[param(minimum = 1, maximum = 500, default = 100)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page; absent for the first page.
     cursor: Option<Uuid>,
 }
 
-#[derive(Serialize)]
+/// Reservations in creation order, a page at a time.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({ "items": [reservation_example()], "next_cursor": RESERVATION_ID_EXAMPLE }))]
 struct ReservationPage {
     items: Vec<ReservationResponse>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
     next_cursor: Option<Uuid>,
 }
 
+/// Reserves a resource for a time, for a member this service knows (from member events) and
+/// that is not deleted. At most one active reservation holds a resource at any time.
+#[utoipa::path(
+    post,
+    path = "/reservations",
+    tag = "reservations",
+    request_body = ReservationRequest,
+    responses(
+        (status = CREATED, description = "Reserved", body = ReservationResponse),
+        (status = BAD_REQUEST, description = "The body is not JSON, or not sent as `application/json`",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(problem_example(StatusCode::BAD_REQUEST, "Failed to parse the request body as JSON: key must be a string at line 1 column 2"))),
+        (status = CONFLICT, description = "An active reservation holds the resource in an overlapping time",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(problem_example(StatusCode::CONFLICT, &format!("room-1 is already reserved in that time by reservation {RESERVATION_ID_EXAMPLE}")))),
+        (status = UNPROCESSABLE_ENTITY, description = "The request breaks a rule (`member_id` unknown or deleted, empty `resource`, `ends_at` not after `starts_at`), or a field is missing or of the wrong type (`field` is then `body`); `errors` names every broken rule",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(Problem::example(StatusCode::UNPROCESSABLE_ENTITY, "resource: must not be empty; ends_at: must be after starts_at",
+                &[("resource", "must not be empty"), ("ends_at", "must be after starts_at")]))),
+        (status = INTERNAL_SERVER_ERROR, description = "The database failed; nothing was reserved",
+            body = Problem, content_type = "application/problem+json", example = json!(internal_example())),
+    )
+)]
 async fn make_reservation(
     State(state): State<AppState>,
     payload: Result<Json<ReservationRequest>, JsonRejection>,
@@ -145,6 +204,22 @@ async fn make_reservation(
     Ok((StatusCode::CREATED, Json(reservation.into())))
 }
 
+/// One reservation, active or cancelled.
+#[utoipa::path(
+    get,
+    path = "/reservations/{id}",
+    tag = "reservations",
+    params(("id" = Uuid, Path, description = "The reservation's id")),
+    responses(
+        (status = OK, description = "The reservation", body = ReservationResponse),
+        (status = BAD_REQUEST, description = "The id is not a UUID",
+            body = Problem, content_type = "application/problem+json", example = json!(bad_id_example())),
+        (status = NOT_FOUND, description = "No such reservation",
+            body = Problem, content_type = "application/problem+json", example = json!(not_found_example())),
+        (status = INTERNAL_SERVER_ERROR, description = "The database failed",
+            body = Problem, content_type = "application/problem+json", example = json!(internal_example())),
+    )
+)]
 async fn get_reservation(
     State(state): State<AppState>,
     id: Result<Path<Uuid>, PathRejection>,
@@ -158,6 +233,22 @@ async fn get_reservation(
         .ok_or_else(|| reservation_not_found(id))
 }
 
+/// Reservations in creation order, a page at a time, optionally of one member or in one
+/// status: follow `next_cursor` until it is absent.
+#[utoipa::path(
+    get,
+    path = "/reservations",
+    tag = "reservations",
+    params(ListQuery),
+    responses(
+        (status = OK, description = "One page of reservations", body = ReservationPage),
+        (status = BAD_REQUEST, description = "`limit` is outside 1..=500, `status` is neither `active` nor `cancelled`, or `member_id` or `cursor` is not a UUID",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(problem_example(StatusCode::BAD_REQUEST, "limit must be between 1 and 500"))),
+        (status = INTERNAL_SERVER_ERROR, description = "The database failed",
+            body = Problem, content_type = "application/problem+json", example = json!(internal_example())),
+    )
+)]
 async fn list_reservations(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, QueryRejection>,
@@ -198,6 +289,25 @@ async fn list_reservations(
     }))
 }
 
+/// Cancels an active reservation (`cancellation_reason` becomes `cancelled_by_user`).
+#[utoipa::path(
+    post,
+    path = "/reservations/{id}/cancel",
+    tag = "reservations",
+    params(("id" = Uuid, Path, description = "The reservation's id")),
+    responses(
+        (status = OK, description = "Cancelled: the reservation as it is now", body = ReservationResponse),
+        (status = BAD_REQUEST, description = "The id is not a UUID",
+            body = Problem, content_type = "application/problem+json", example = json!(bad_id_example())),
+        (status = NOT_FOUND, description = "No such reservation",
+            body = Problem, content_type = "application/problem+json", example = json!(not_found_example())),
+        (status = CONFLICT, description = "The reservation is cancelled already (by the user, or by its member's deletion)",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(problem_example(StatusCode::CONFLICT, &format!("reservation {RESERVATION_ID_EXAMPLE} is already cancelled (member_deleted)")))),
+        (status = INTERNAL_SERVER_ERROR, description = "The database failed; nothing was cancelled",
+            body = Problem, content_type = "application/problem+json", example = json!(internal_example())),
+    )
+)]
 async fn cancel_reservation(
     State(state): State<AppState>,
     id: Result<Path<Uuid>, PathRejection>,
