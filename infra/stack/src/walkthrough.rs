@@ -4,8 +4,8 @@
 pub fn walkthrough(member_url: &str, reservation_url: &str) -> String {
     format!(
         r#"
-Member API:       {member_url}
-Reservation API:  {reservation_url}
+Member API:       {member_url}   (documented, and can be tried, at {member_url}/docs)
+Reservation API:  {reservation_url}   (documented, and can be tried, at {reservation_url}/docs)
 
 Walkthrough (paste into another shell):
 
