@@ -14,7 +14,8 @@
 //!   topic.
 //! - [`operator`]: the command-line tools: `dlq` for parked events, `rewind` for the group.
 //! - [`cli`]: the command line.
-//! - [`http`]: the REST API.
+//! - [`http`]: the REST API, and `/updates`: a Server-Sent Events stream of the change log
+//!   (`db/changes.rs`), a table every change is recorded in by the transaction that makes it.
 //! - [`startup`]: wires it together: [`Application`].
 //! - [`telemetry`]: logging and signal handling.
 

@@ -8,12 +8,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Config, db,
+    Config,
+    db::{self, changes::ChangeSignal},
     events::{
         ConsumerHealth, ConsumerSettings, ConsumerStats, DeadLetterQueue, HealthMonitor,
         HealthSettings, MemberEventConsumer,
     },
-    http::{self, AppState},
+    http::{self, AppState, UpdateStreams},
 };
 
 pub struct Application {
@@ -38,6 +39,7 @@ impl Application {
         )
         .context("cannot create the dead-letter producer")?;
         let stats = Arc::new(ConsumerStats::default());
+        let changes = ChangeSignal::default();
         let consumer = MemberEventConsumer::new(
             &ConsumerSettings {
                 bootstrap_servers: config.kafka_bootstrap_servers.clone(),
@@ -54,6 +56,7 @@ impl Application {
             pool.clone(),
             dead_letters,
             stats.clone(),
+            changes.clone(),
         )
         .context("cannot create the Kafka consumer")?;
         let listener = TcpListener::bind(config.listen_address)
@@ -70,18 +73,20 @@ impl Application {
                 check_interval: Duration::from_secs(1),
             },
         };
+        let shutdown = CancellationToken::new();
         let state = AppState {
             pool,
             consumer: Some(consumer.probe()),
             stats,
             health,
+            updates: UpdateStreams::new(changes, config.sse_max_streams, shutdown.clone()),
         };
         Ok(Self {
             listener,
             state,
             consumer,
             monitor,
-            shutdown: CancellationToken::new(),
+            shutdown,
         })
     }
 

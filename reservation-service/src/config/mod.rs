@@ -98,6 +98,10 @@ pub struct Config {
     #[arg(long = "consumer-stall-grace-ms", env = "CONSUMER_STALL_GRACE_MS", default_value = "20000", value_parser = parse_milliseconds)]
     pub consumer_stall_grace: Duration,
 
+    /// Most `/updates` streams open at once; past it, a new one is answered 503.
+    #[arg(long, env = "SSE_MAX_STREAMS", default_value_t = 100)]
+    pub sse_max_streams: usize,
+
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }

@@ -9,13 +9,13 @@ use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use super::{
-    member_list,
+    changes, member_list,
     parked_events::{self, NewParkedEvent, OffsetRange},
     processed_events, reservations,
 };
 use crate::domain::{
-    Applied, Arrival, CancellationReason, Decision, Failure, Knowledge, KnownMember, MemberChange,
-    MemberStatus, Outcome,
+    Applied, Arrival, CancellationReason, Change, Decision, Failure, Knowledge, KnownMember,
+    MemberChange, MemberStatus, Outcome,
 };
 
 /// What the database knows of `arrivals` and their members.
@@ -38,7 +38,8 @@ pub async fn knowledge(
 }
 
 /// Writes each arrival's decision; one outcome per arrival. Parked events first, then the record
-/// of processed events, the member list (the lock new reservations wait on), the cancellations.
+/// of processed events, the member list (the lock new reservations wait on), the cancellations,
+/// and last the change log (whose lock is always taken last: [`changes`]).
 pub async fn write(
     connection: &mut AnyConnection,
     arrivals: &[Arrival],
@@ -49,6 +50,9 @@ pub async fn write(
     let mut records = Vec::new();
     let mut members = BTreeMap::new();
     let mut deleted = Vec::new();
+    let mut member_changes = Vec::new();
+    // When each deleted member's deletion happened, from its event.
+    let mut deleted_at = BTreeMap::new();
     for (arrival, decision) in arrivals.iter().zip(decisions) {
         let outcome = match (decision, &arrival.event) {
             (Decision::Apply(change), Ok(event)) => {
@@ -57,12 +61,23 @@ pub async fn write(
                     MemberChange::Activate { version } => {
                         let status = MemberStatus::Active;
                         members.insert(member_id, KnownMember { status, version });
+                        member_changes.push(Change::MemberLearned {
+                            member_id: event.member_id(),
+                            version,
+                            at: event.time,
+                        });
                         Applied::Activated
                     }
                     MemberChange::Delete { version } => {
                         let status = MemberStatus::Deleted;
                         members.insert(member_id.clone(), KnownMember { status, version });
+                        deleted_at.insert(member_id.clone(), event.time);
                         deleted.push(member_id);
+                        member_changes.push(Change::MemberDeleted {
+                            member_id: event.member_id(),
+                            version,
+                            at: event.time,
+                        });
                         Applied::Deleted {
                             reservations_cancelled: 0,
                         }
@@ -92,6 +107,20 @@ pub async fn write(
         now,
     )
     .await?;
+    let mut cancelled_per_member: BTreeMap<String, u64> = BTreeMap::new();
+    for reservation in &cancelled {
+        *cancelled_per_member
+            .entry(reservation.member_id.to_string())
+            .or_default() += 1;
+    }
+    let cancellations = cancelled
+        .into_iter()
+        .map(|reservation| Change::ReservationCancelled {
+            member_deleted_at: deleted_at.get(&reservation.member_id.to_string()).copied(),
+            reservation,
+        });
+    member_changes.extend(cancellations);
+    changes::record(connection, &member_changes, now).await?;
     for (arrival, outcome) in arrivals.iter().zip(&mut outcomes) {
         if let Outcome::Applied(Applied::Deleted {
             reservations_cancelled,
@@ -99,7 +128,7 @@ pub async fn write(
         {
             *reservations_cancelled = arrival
                 .member_id()
-                .and_then(|member_id| cancelled.get(&member_id).copied())
+                .and_then(|member_id| cancelled_per_member.get(&member_id).copied())
                 .unwrap_or_default();
         }
     }

@@ -18,6 +18,7 @@
 //!   lock on PostgreSQL and the write lock on SQLite ([`reservations::lock_resource`]).
 
 pub mod batch;
+pub mod changes;
 pub mod connection;
 pub mod member_list;
 pub mod member_streams;

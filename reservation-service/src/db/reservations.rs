@@ -137,31 +137,35 @@ pub async fn cancel(
     .transpose()
 }
 
-/// Cancels the active reservations of members in one statement; how many each lost.
+/// Cancels the active reservations of members in one statement; the reservations it cancelled.
 pub async fn cancel_all_of_members(
     connection: &mut AnyConnection,
     member_ids: &[String],
     reason: CancellationReason,
     cancelled_at: DateTime<Utc>,
-) -> Result<std::collections::HashMap<String, u64>, sqlx::Error> {
-    let mut cancelled = std::collections::HashMap::new();
+) -> Result<Vec<Reservation>, sqlx::Error> {
     if member_ids.is_empty() {
-        return Ok(cancelled);
+        return Ok(Vec::new());
     }
     let sql = format!(
         "UPDATE reservations SET status = 'cancelled', cancellation_reason = $1, cancelled_at = $2 \
-         WHERE status = 'active' AND member_id IN ({}) RETURNING member_id",
+         WHERE status = 'active' AND member_id IN ({}) RETURNING {COLUMNS}",
         super::placeholders::list(3, member_ids.len())
     );
-    let mut query = sqlx::query_scalar::<_, String>(&sql)
+    let mut query = sqlx::query_as::<_, ReservationRow>(&sql)
         .bind(reason.as_str())
         .bind(time::format(cancelled_at));
     for member_id in member_ids {
         query = query.bind(member_id.as_str());
     }
-    for member_id in query.fetch_all(connection).await? {
-        *cancelled.entry(member_id).or_insert(0) += 1;
-    }
+    let mut cancelled = query
+        .fetch_all(connection)
+        .await?
+        .into_iter()
+        .map(Reservation::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    // RETURNING promises no order; the change log gets them in creation order.
+    cancelled.sort_by_key(|reservation| reservation.id);
     Ok(cancelled)
 }
 

@@ -2,6 +2,7 @@
 //! No I/O, no HTTP.
 
 mod batch;
+mod change;
 mod delivery;
 mod member_list;
 mod parked;
@@ -10,6 +11,7 @@ mod reservation;
 mod validation;
 
 pub use batch::{Applied, Decision, Knowledge, Outcome, decide_batch};
+pub use change::Change;
 pub use delivery::{Arrival, Delivery, Rejection, member_ids};
 pub use member_list::{KnownMember, MemberChange, MemberStatus, decide};
 pub use parked::{Failure, ParkedEvent, ParkedStatus};

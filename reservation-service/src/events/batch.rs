@@ -15,7 +15,7 @@ use super::{
     retry::{AttemptError, backoff, classify, pause},
 };
 use crate::{
-    db,
+    db::{self, changes::ChangeSignal},
     domain::{Arrival, Failure, Outcome, decide_batch, member_ids},
 };
 
@@ -25,11 +25,12 @@ pub async fn write(
     batch: &[Arrival],
     max_attempts: u32,
     stats: &ConsumerStats,
+    signal: &ChangeSignal,
     shutdown: &CancellationToken,
 ) -> Option<Vec<Outcome>> {
     let mut failures = 0u32;
     loop {
-        match attempt(pool, batch, None).await {
+        match attempt(pool, batch, None, signal).await {
             Ok(outcomes) => return Some(outcomes),
             Err(AttemptError::Transient(error)) => {
                 // Nothing was changed; the same events are retried, never skipped.
@@ -46,7 +47,7 @@ pub async fn write(
     }
     let mut outcomes = Vec::with_capacity(batch.len());
     for arrival in batch {
-        outcomes.extend(write_alone(pool, arrival, max_attempts, stats, shutdown).await?);
+        outcomes.extend(write_alone(pool, arrival, max_attempts, stats, signal, shutdown).await?);
     }
     Some(outcomes)
 }
@@ -57,6 +58,7 @@ async fn write_alone(
     arrival: &Arrival,
     max_attempts: u32,
     stats: &ConsumerStats,
+    signal: &ChangeSignal,
     shutdown: &CancellationToken,
 ) -> Option<Vec<Outcome>> {
     let mut failure: Option<Failure> = None;
@@ -66,7 +68,7 @@ async fn write_alone(
             .as_ref()
             .filter(|failure| failure.attempts >= max_attempts);
         // How many times this has failed in a row, for the back-off.
-        let failures = match attempt(pool, std::slice::from_ref(arrival), given_up).await {
+        let failures = match attempt(pool, std::slice::from_ref(arrival), given_up, signal).await {
             Ok(outcomes) => return Some(outcomes),
             Err(AttemptError::Transient(error)) => {
                 transient_failures = transient_failures.saturating_add(1);
@@ -93,10 +95,12 @@ async fn write_alone(
 }
 
 /// One transaction: all of the arrivals take effect, or none. `failed_too_often` parks them.
+/// Streams of changes hear of it once it is committed.
 async fn attempt(
     pool: &AnyPool,
     arrivals: &[Arrival],
     failed_too_often: Option<&Failure>,
+    signal: &ChangeSignal,
 ) -> Result<Vec<Outcome>, AttemptError> {
     let now = db::time::now();
     // Failing to get a connection or to begin is never the events' fault.
@@ -113,5 +117,6 @@ async fn attempt(
         .await
         .map_err(classify)?;
     transaction.commit().await.map_err(classify)?;
+    signal.committed();
     Ok(outcomes)
 }

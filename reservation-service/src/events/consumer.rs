@@ -25,7 +25,10 @@ use tokio::time::Interval;
 use tokio_util::sync::CancellationToken;
 
 use super::{ConsumerProbe, ConsumerStats, DeadLetterQueue, batch, park};
-use crate::domain::{Arrival, Delivery, Outcome};
+use crate::{
+    db::changes::ChangeSignal,
+    domain::{Arrival, Delivery, Outcome},
+};
 
 #[derive(Clone, Debug)]
 pub struct ConsumerSettings {
@@ -51,6 +54,8 @@ pub struct MemberEventConsumer {
     pool: AnyPool,
     dead_letters: DeadLetterQueue,
     stats: Arc<ConsumerStats>,
+    /// Raised after each batch commits, for the streams of changes.
+    changes: ChangeSignal,
 }
 
 impl MemberEventConsumer {
@@ -59,6 +64,7 @@ impl MemberEventConsumer {
         pool: AnyPool,
         dead_letters: DeadLetterQueue,
         stats: Arc<ConsumerStats>,
+        changes: ChangeSignal,
     ) -> KafkaResult<Self> {
         let mut config = ClientConfig::new();
         config
@@ -108,6 +114,7 @@ impl MemberEventConsumer {
             pool,
             dead_letters,
             stats,
+            changes,
         })
     }
 
@@ -198,7 +205,8 @@ impl MemberEventConsumer {
         shutdown: &CancellationToken,
     ) -> Option<Vec<Outcome>> {
         let max_attempts = self.settings.max_attempts;
-        batch::write(&self.pool, arrivals, max_attempts, &self.stats, shutdown).await
+        let (stats, changes) = (&self.stats, &self.changes);
+        batch::write(&self.pool, arrivals, max_attempts, stats, changes, shutdown).await
     }
 
     /// Counts what the batch did, and publishes dead-letter copies of what was parked; `false`

@@ -8,6 +8,7 @@ mod known_members;
 pub mod openapi;
 mod problem;
 mod reservations;
+mod updates;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::events::{ConsumerHealth, ConsumerProbe, ConsumerStats};
 pub use problem::ApiError;
+pub use updates::UpdateStreams;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -27,6 +29,8 @@ pub struct AppState {
     pub stats: Arc<ConsumerStats>,
     /// What the background health check last found, for `/ready`.
     pub health: Arc<ConsumerHealth>,
+    /// The `/updates` streams' commit signal, cap and shutdown.
+    pub updates: UpdateStreams,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -48,5 +52,6 @@ fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .merge(reservations::router())
         .merge(known_members::router())
+        .merge(updates::router())
         .merge(health::router())
 }

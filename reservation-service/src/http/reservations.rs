@@ -24,7 +24,9 @@ use super::{
 };
 use crate::{
     db,
-    domain::{CancellationReason, NewReservation, Reservation, ReservationStatus, ValidationError},
+    domain::{
+        CancellationReason, Change, NewReservation, Reservation, ReservationStatus, ValidationError,
+    },
 };
 
 const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -196,10 +198,16 @@ async fn make_reservation(
             new_reservation.resource
         )));
     }
-    let reservation = db::reservations::insert(&mut transaction, &new_reservation, db::time::now())
+    let now = db::time::now();
+    let reservation = db::reservations::insert(&mut transaction, &new_reservation, now)
+        .await
+        .map_err(ApiError::internal)?;
+    let created = Change::ReservationCreated(reservation.clone());
+    db::changes::record(&mut transaction, &[created], now)
         .await
         .map_err(ApiError::internal)?;
     transaction.commit().await.map_err(ApiError::internal)?;
+    state.updates.signal.committed();
     tracing::info!(reservation_id = %reservation.id, member_id = %reservation.member_id, "reservation made");
     Ok((StatusCode::CREATED, Json(reservation.into())))
 }
@@ -314,11 +322,12 @@ async fn cancel_reservation(
 ) -> Result<Json<ReservationResponse>, ApiError> {
     let Path(id) = id?;
     let mut transaction = state.pool.begin().await.map_err(ApiError::internal)?;
+    let now = db::time::now();
     let cancelled = db::reservations::cancel(
         &mut transaction,
         id,
         CancellationReason::CancelledByUser,
-        db::time::now(),
+        now,
     )
     .await
     .map_err(ApiError::internal)?;
@@ -336,7 +345,15 @@ async fn cancel_reservation(
             None => reservation_not_found(id),
         });
     };
+    let change = Change::ReservationCancelled {
+        reservation: reservation.clone(),
+        member_deleted_at: None,
+    };
+    db::changes::record(&mut transaction, &[change], now)
+        .await
+        .map_err(ApiError::internal)?;
     transaction.commit().await.map_err(ApiError::internal)?;
+    state.updates.signal.committed();
     Ok(Json(reservation.into()))
 }
 

@@ -8,7 +8,7 @@ use axum::{
     http::{Method, Request, StatusCode, header::CONTENT_TYPE},
 };
 use reservation_service::{
-    db,
+    db::{self, changes::ChangeSignal},
     domain::{KnownMember, MemberStatus},
     events::{ConsumerHealth, ConsumerStats},
     http,
@@ -17,11 +17,14 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection};
 use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use uuid::Uuid;
 
 pub struct TestApp {
     pub state: http::AppState,
+    /// The database's URL, to open it again as a restarted service would.
+    pub database_url: String,
     _directory: TempDir,
 }
 
@@ -34,20 +37,24 @@ pub struct TestResponse {
 impl TestApp {
     /// A router on its own database, with no consumer behind it.
     pub async fn spawn() -> Self {
+        Self::spawn_with_max_streams(100).await
+    }
+
+    pub async fn spawn_with_max_streams(max_streams: usize) -> Self {
         let directory = TempDir::new().expect("temporary directory");
         let url = database_url(&directory).await;
-        let pool = db::connect(&SecretString::from(url), 16)
-            .await
-            .expect("reservation database");
         Self {
-            state: http::AppState {
-                pool,
-                consumer: None,
-                stats: Arc::new(ConsumerStats::default()),
-                health: Arc::new(ConsumerHealth::default()),
-            },
+            state: state(&url, max_streams).await,
+            database_url: url,
             _directory: directory,
         }
+    }
+
+    /// The service started again on the same database: nothing kept in memory survives.
+    pub async fn restart(&mut self) {
+        self.state.updates.shutdown_streams();
+        self.state.pool.close().await;
+        self.state = state(&self.database_url, 100).await;
     }
 
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
@@ -140,6 +147,23 @@ impl TestResponse {
         );
         assert_eq!(self.body["status"], self.status.as_u16());
         (self.status, self.body)
+    }
+}
+
+async fn state(url: &str, max_streams: usize) -> http::AppState {
+    let pool = db::connect(&SecretString::from(url.to_owned()), 16)
+        .await
+        .expect("reservation database");
+    http::AppState {
+        pool,
+        consumer: None,
+        stats: Arc::new(ConsumerStats::default()),
+        health: Arc::new(ConsumerHealth::default()),
+        updates: http::UpdateStreams::new(
+            ChangeSignal::default(),
+            max_streams,
+            CancellationToken::new(),
+        ),
     }
 }
 

@@ -8,3 +8,4 @@ mod known_members;
 mod openapi;
 mod openapi_checks;
 mod reservations;
+mod updates;

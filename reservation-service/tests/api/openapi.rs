@@ -21,12 +21,26 @@ use crate::{
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/api/openapi.json");
 
 /// Documented statuses a router without a consumer cannot return, and the test that shows each.
-const SHOWN_ELSEWHERE: [(&str, Method, StatusCode, &str); 1] = [(
-    "/ready",
-    Method::GET,
-    StatusCode::OK,
-    "needs a consumer holding partitions: tests/tests/broker_recovery.rs",
-)];
+const SHOWN_ELSEWHERE: [(&str, Method, StatusCode, &str); 3] = [
+    (
+        "/ready",
+        Method::GET,
+        StatusCode::OK,
+        "needs a consumer holding partitions: tests/tests/broker_recovery.rs",
+    ),
+    (
+        "/updates",
+        Method::GET,
+        StatusCode::OK,
+        "an endless event stream: tests/api/updates.rs",
+    ),
+    (
+        "/updates",
+        Method::GET,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "needs the streams' cap reached: tests/api/updates.rs",
+    ),
+];
 
 async fn served_document(app: &TestApp) -> Value {
     let response = app.get("/openapi.json").await;
@@ -130,6 +144,7 @@ async fn every_documented_status_is_one_the_handlers_return() {
         observe(&app, Method::GET, "/health", "/health").await,
         observe(&app, Method::GET, "/ready", "/ready").await,
         observe(&app, Method::GET, "/consumer", "/consumer").await,
+        observe(&app, Method::GET, "/updates", "/updates?member_id=7").await,
     ];
     let id = seen[0].response.body["id"]
         .as_str()

@@ -1,0 +1,367 @@
+//! `/updates`: order, resuming with `Last-Event-ID` after a restart, nothing from rolled-back
+//! transactions, the cap on streams, a stalled client's bound, and shutdown.
+
+use std::time::Duration;
+
+use axum::{
+    body::{Body, BodyDataStream},
+    http::{Method, Request, StatusCode, header},
+};
+use futures::StreamExt;
+use reservation_service::{
+    db,
+    domain::{CancellationReason, Change},
+    http,
+};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+use crate::{helpers::TestApp, openapi_checks};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// One SSE event as the stream sent it.
+#[derive(Debug)]
+struct Update {
+    id: Option<i64>,
+    kind: String,
+    data: Value,
+}
+
+/// Reads events off a response body.
+struct Events {
+    body: BodyDataStream,
+    buffer: String,
+}
+
+impl Events {
+    /// The next event, comments skipped; `None` when the stream ended.
+    async fn next(&mut self) -> Option<Update> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut id, mut kind, mut data) = (None, String::new(), String::new());
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("id: ") {
+                        id = Some(value.parse().expect("a numeric id"));
+                    } else if let Some(value) = line.strip_prefix("event: ") {
+                        kind = value.to_owned();
+                    } else if let Some(value) = line.strip_prefix("data: ") {
+                        data.push_str(value);
+                    }
+                }
+                if kind.is_empty() {
+                    continue;
+                }
+                let data = serde_json::from_str(&data).expect("JSON data");
+                return Some(Update { id, kind, data });
+            }
+            let chunk = tokio::time::timeout(WAIT, self.body.next())
+                .await
+                .expect("the stream sends within the deadline")?
+                .expect("the body reads");
+            self.buffer
+                .push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+        }
+    }
+
+    /// The next change (an event with an id), skipping `lag` events.
+    async fn next_change(&mut self) -> Update {
+        loop {
+            let update = self.next().await.expect("the stream goes on");
+            if update.id.is_some() {
+                return update;
+            }
+            assert_eq!(update.kind, "lag", "only lag events come without an id");
+        }
+    }
+}
+
+async fn open(app: &TestApp, uri: &str, last_event_id: Option<i64>) -> Events {
+    let mut request = Request::builder().uri(uri);
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id.to_string());
+    }
+    let response = http::router(app.state.clone())
+        .oneshot(request.body(Body::empty()).expect("a request"))
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    Events {
+        body: response.into_body().into_data_stream(),
+        buffer: String::new(),
+    }
+}
+
+/// Reserves `resource` 10:00–11:00 on 1 January 2030; the reservation's id.
+async fn reserve(app: &TestApp, member_id: Uuid, resource: &str) -> String {
+    let (status, body) = app.try_reserve(member_id, resource).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().expect("an id").to_owned()
+}
+
+/// A member deleted as the consumer deletes one: the deletion and its cancellations in one
+/// transaction, recorded in the change log.
+async fn delete_member(app: &TestApp, member_id: Uuid, deleted_at: &str) {
+    let at = db::parse_time(deleted_at).expect("a time");
+    let mut transaction = app.state.pool.begin().await.expect("a transaction");
+    let cancelled = db::reservations::cancel_all_of_members(
+        &mut transaction,
+        &[member_id.to_string()],
+        CancellationReason::MemberDeleted,
+        db::time::now(),
+    )
+    .await
+    .expect("cancelled");
+    let mut changes = vec![Change::MemberDeleted {
+        member_id,
+        version: 2,
+        at,
+    }];
+    changes.extend(
+        cancelled
+            .into_iter()
+            .map(|reservation| Change::ReservationCancelled {
+                reservation,
+                member_deleted_at: Some(at),
+            }),
+    );
+    db::changes::record(&mut transaction, &changes, db::time::now())
+        .await
+        .expect("recorded");
+    transaction.commit().await.expect("committed");
+    app.state.updates.signal.committed();
+}
+
+#[tokio::test]
+async fn changes_are_streamed_in_commit_order_with_their_ids() {
+    let app = TestApp::spawn().await;
+    let member = app.active_member().await;
+    let mut events = open(&app, "/updates", None).await;
+    let first = reserve(&app, member, "room-1").await;
+    let second = reserve(&app, member, "room-2").await;
+    let cancelled = app.post(&format!("/reservations/{first}/cancel")).await;
+    assert_eq!(cancelled.status, StatusCode::OK);
+    delete_member(&app, member, "2030-01-01T09:00:00Z").await;
+
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        seen.push(events.next_change().await);
+    }
+    let ids: Vec<i64> = seen.iter().filter_map(|update| update.id).collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5]);
+    let kinds: Vec<&str> = seen.iter().map(|update| update.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "reservation_created",
+            "reservation_created",
+            "reservation_cancelled",
+            "member_deleted",
+            "reservation_cancelled",
+        ]
+    );
+    assert_eq!(seen[0].data["reservation"]["id"], first.as_str());
+    assert_eq!(
+        seen[2].data["reservation"]["cancellation_reason"],
+        "cancelled_by_user"
+    );
+    assert_eq!(seen[3].data["at"], "2030-01-01T09:00:00.000000Z");
+    let cancellation = &seen[4].data;
+    assert_eq!(cancellation["reservation"]["id"], second.as_str());
+    assert_eq!(
+        cancellation["reservation"]["cancellation_reason"],
+        "member_deleted"
+    );
+    assert_eq!(
+        cancellation["member_deleted_at"],
+        "2030-01-01T09:00:00.000000Z"
+    );
+    assert_eq!(cancellation["id"], 5);
+}
+
+#[tokio::test]
+async fn a_client_resumes_with_last_event_id_after_the_service_restarted() {
+    let mut app = TestApp::spawn().await;
+    let member = app.active_member().await;
+    let other = app.active_member().await;
+    let mut events = open(&app, "/updates", None).await;
+    reserve(&app, member, "room-1").await;
+    reserve(&app, other, "room-2").await;
+    let last_seen = events.next_change().await.id.expect("an id");
+    assert_eq!(last_seen, 1);
+
+    app.restart().await;
+    assert!(
+        events.next().await.is_none(),
+        "the restart ended the stream"
+    );
+    reserve(&app, member, "room-3").await;
+
+    let mut resumed = open(&app, "/updates", Some(last_seen)).await;
+    let missed = [resumed.next_change().await, resumed.next_change().await];
+    assert_eq!(missed.map(|update| update.id), [Some(2), Some(3)]);
+
+    let mut filtered = open(&app, &format!("/updates?member_id={member}"), None).await;
+    let of_member = [filtered.next_change().await, filtered.next_change().await];
+    assert_eq!(of_member.map(|update| update.id), [Some(1), Some(3)]);
+}
+
+#[tokio::test]
+async fn nothing_is_sent_for_a_rolled_back_transaction() {
+    let app = TestApp::spawn().await;
+    let member = app.active_member().await;
+    let mut events = open(&app, "/updates", None).await;
+    let mut transaction = app.state.pool.begin().await.expect("a transaction");
+    let learned = Change::MemberLearned {
+        member_id: Uuid::now_v7(),
+        version: 1,
+        at: db::time::now(),
+    };
+    db::changes::record(&mut transaction, &[learned], db::time::now())
+        .await
+        .expect("recorded");
+    transaction.rollback().await.expect("rolled back");
+    app.state.updates.signal.committed();
+    let reservation = reserve(&app, member, "room-1").await;
+
+    let next = events.next_change().await;
+    assert_eq!(next.kind, "reservation_created");
+    assert_eq!(next.data["reservation"]["id"], reservation.as_str());
+    assert_eq!(next.id, Some(1), "the rolled-back change gave its id back");
+}
+
+#[tokio::test]
+async fn streams_past_the_cap_are_refused_with_a_problem() {
+    let app = TestApp::spawn_with_max_streams(1).await;
+    let first = open(&app, "/updates", None).await;
+    let refused = app.get("/updates").await;
+    let document = app.get("/openapi.json").await.body;
+    let operation = ("/updates".to_owned(), Method::GET);
+    let content_type = refused.content_type.clone();
+    openapi_checks::assert_documented(
+        &document,
+        &operation,
+        refused.status,
+        content_type.as_deref(),
+        &refused.body,
+    );
+    let (status, body) = refused.problem();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        body["detail"]
+            .as_str()
+            .expect("a detail")
+            .contains("too many")
+    );
+    drop(first);
+    let _again = open(&app, "/updates", None).await;
+}
+
+#[tokio::test]
+async fn a_malformed_last_event_id_is_a_bad_request() {
+    let app = TestApp::spawn().await;
+    let request = Request::builder()
+        .uri("/updates")
+        .header("last-event-id", "yesterday")
+        .body(Body::empty())
+        .expect("a request");
+    let (status, _) = app.send(request).await.problem();
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn streams_end_when_the_service_shuts_down() {
+    let app = TestApp::spawn().await;
+    let mut events = open(&app, "/updates", None).await;
+    assert_eq!(events.next().await.expect("the lag event").kind, "lag");
+    app.state.updates.shutdown_streams();
+    assert!(events.next().await.is_none());
+}
+
+/// A client that reads nothing while 10,000 changes are written: its stream reads the change
+/// log only as fast as the connection takes what it sent, so the server reads about one page
+/// beyond what the sockets and hyper's write queue hold; once the client reads, every change
+/// arrives, in order.
+#[tokio::test]
+async fn a_stalled_client_does_not_make_the_server_read_ahead() {
+    const CHANGES: usize = 10_000;
+    let app = TestApp::spawn().await;
+    // Small socket buffers on both ends (accepted sockets inherit the listener's): otherwise the
+    // kernel, growing them, would take in megabytes and hide what the server itself reads.
+    let listening = tokio::net::TcpSocket::new_v4().expect("a socket");
+    listening
+        .set_send_buffer_size(4096)
+        .expect("a small buffer");
+    listening
+        .bind("127.0.0.1:0".parse().expect("an address"))
+        .expect("a port");
+    let listener = listening.listen(16).expect("listening");
+    let address = listener.local_addr().expect("an address");
+    let router = http::router(app.state.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket.set_recv_buffer_size(4096).expect("a small buffer");
+    let mut client = socket.connect(address).await.expect("connected");
+    client
+        .write_all(b"GET /updates HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .expect("request sent");
+    let mut head = [0u8; 256];
+    let read = client.read(&mut head).await.expect("the response starts");
+    assert!(head[..read].starts_with(b"HTTP/1.1 200"));
+
+    let mut changes = Vec::with_capacity(CHANGES);
+    for _ in 0..CHANGES {
+        changes.push(Change::MemberLearned {
+            member_id: Uuid::now_v7(),
+            version: 1,
+            at: db::time::now(),
+        });
+    }
+    for chunk in changes.chunks(1_000) {
+        let mut transaction = app.state.pool.begin().await.expect("a transaction");
+        db::changes::record(&mut transaction, chunk, db::time::now())
+            .await
+            .expect("recorded");
+        transaction.commit().await.expect("committed");
+        app.state.updates.signal.committed();
+    }
+    // Deliberately a fixed pause: what is measured is that nothing more happens while the
+    // client reads nothing.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let read_ahead = app.state.updates.rows_read();
+    println!("rows read while the client read nothing: {read_ahead} of {CHANGES}");
+    assert!(
+        read_ahead <= 1_000,
+        "the stream read {read_ahead} of {CHANGES} changes for a client that read none"
+    );
+
+    let mut received = Vec::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while received.len() < CHANGES {
+        let read = tokio::time::timeout_at(deadline, client.read(&mut buffer))
+            .await
+            .expect("everything arrives within a minute")
+            .expect("the stream reads");
+        assert!(read > 0, "the stream ended early");
+        text.push_str(&String::from_utf8_lossy(&buffer[..read]));
+        while let Some(start) = text.find("\nid: ") {
+            let rest = &text[start + 5..];
+            let Some(end) = rest.find('\n') else { break };
+            received.push(rest[..end].parse::<i64>().expect("an id"));
+            text = rest[end..].to_owned();
+        }
+    }
+    let expected: Vec<i64> = (1..=10_000).collect();
+    assert_eq!(received, expected);
+}
