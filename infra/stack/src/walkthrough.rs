@@ -6,6 +6,7 @@ pub fn walkthrough(member_url: &str, reservation_url: &str) -> String {
         r#"
 Member API:       {member_url}   (documented, and can be tried, at {member_url}/docs)
 Reservation API:  {reservation_url}   (documented, and can be tried, at {reservation_url}/docs)
+Live page:        {reservation_url}/   (reservations and members changing as you go)
 
 Walkthrough (paste into another shell):
 
@@ -30,6 +31,10 @@ Walkthrough (paste into another shell):
   # 5. A new reservation for the deleted member is refused (422)
   curl -s -X POST {reservation_url}/reservations -H 'content-type: application/json' \
     -d '{{"member_id":"'$MEMBER_ID'","resource":"room-c","starts_at":"2030-01-01T10:00:00Z","ends_at":"2030-01-01T11:00:00Z"}}'; echo
+
+  # 6. Watch it live: open {reservation_url}/ in a browser, or follow the stream the page
+  #    reads (Ctrl-C to stop; a Last-Event-ID header resumes after the last change you saw)
+  curl -sN "{reservation_url}/updates?member_id=$MEMBER_ID"
 
 Health: {member_url}/ready  {reservation_url}/ready  {reservation_url}/consumer
 Stop with Ctrl-C; data stays in the data directory for the next start.

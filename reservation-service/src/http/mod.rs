@@ -1,10 +1,11 @@
-//! The REST API. Handlers parse input into domain types, run one transaction through `db`, and
+//! The REST API, the `/updates` stream and the live page at `/`. Handlers parse input into domain types, run one transaction through `db`, and
 //! map errors to RFC 9457 problem responses. Each handler's `#[utoipa::path]` describes it in the
 //! OpenAPI document (`openapi`), served at `/openapi.json` and shown at `/docs`.
 
 mod examples;
 mod health;
 mod known_members;
+mod live;
 pub mod openapi;
 mod problem;
 mod reservations;
@@ -53,5 +54,6 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(reservations::router())
         .merge(known_members::router())
         .merge(updates::router())
+        .merge(live::router())
         .merge(health::router())
 }

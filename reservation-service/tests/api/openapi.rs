@@ -21,7 +21,13 @@ use crate::{
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/api/openapi.json");
 
 /// Documented statuses a router without a consumer cannot return, and the test that shows each.
-const SHOWN_ELSEWHERE: [(&str, Method, StatusCode, &str); 3] = [
+const SHOWN_ELSEWHERE: [(&str, Method, StatusCode, &str); 4] = [
+    (
+        "/",
+        Method::GET,
+        StatusCode::OK,
+        "an HTML page: tests/api/updates.rs",
+    ),
     (
         "/ready",
         Method::GET,

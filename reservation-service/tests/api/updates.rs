@@ -365,3 +365,35 @@ async fn a_stalled_client_does_not_make_the_server_read_ahead() {
     let expected: Vec<i64> = (1..=10_000).collect();
     assert_eq!(received, expected);
 }
+
+#[tokio::test]
+async fn the_live_page_is_served_from_the_binary_and_reads_the_stream() {
+    let app = TestApp::spawn().await;
+    let request = Request::builder()
+        .uri("/")
+        .body(Body::empty())
+        .expect("a request");
+    let response = http::router(app.state.clone())
+        .oneshot(request)
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/html; charset=utf-8"
+    );
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("a body");
+    let page = String::from_utf8_lossy(&body);
+    for part in [
+        "new EventSource(\"/updates\")",
+        "href=\"/docs\"",
+        "member_deleted_at",
+    ] {
+        assert!(page.contains(part), "the page has {part}");
+    }
+    for reference in ["src=\"http", "href=\"http", "//cdn", "unpkg"] {
+        assert!(!page.contains(reference), "the page loads {reference}…");
+    }
+}
