@@ -2,7 +2,7 @@
 
 use std::{fmt::Display, path::Path};
 
-use plotters::prelude::*;
+use plotters::{prelude::*, style::register_font};
 
 use crate::{
     error::BenchError,
@@ -16,9 +16,15 @@ const BINS: usize = 40;
 /// One of a sample's series.
 type SampleField = fn(&Sample) -> Option<i64>;
 const FONT: &str = "sans-serif";
+/// Built in, so that drawing text needs no system font library (DejaVu Sans, licence beside it).
+const FONT_FILE: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
 
 /// Writes `latency.png` and `timeline.png` into `directory`.
 pub fn draw(report: &Report, directory: &Path) -> Result<(), BenchError> {
+    register_font(FONT, FontStyle::Normal, FONT_FILE).map_err(|_| BenchError::Plot {
+        path: directory.display().to_string(),
+        reason: "the built-in font does not parse".to_owned(),
+    })?;
     draw_latencies(report, &directory.join("latency.png"))?;
     draw_timeline(report, &directory.join("timeline.png"))
 }

@@ -164,7 +164,7 @@ impl BenchSystem {
             reservation.stop().await;
         }
         member.stop().await;
-        drop(broker);
+        broker.shutdown().await;
         drop(databases);
         if let Some(admin_url) = &self.postgres_admin_url {
             drop_databases(admin_url, &names).await?;

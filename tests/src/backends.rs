@@ -34,13 +34,21 @@ impl TestBroker {
         let broker = EmbeddedBroker::start_gated(
             free_address(),
             free_address(),
-            &storage.path().join("broker.db"),
+            &storage.path().join("broker"),
         )
         .await
         .expect("embedded broker starts");
         Self::Embedded {
             broker,
             _storage: storage,
+        }
+    }
+
+    /// Stops an embedded broker, its storage closed before its directory is deleted; an external
+    /// broker is left running.
+    pub async fn shutdown(mut self) {
+        if let Self::Embedded { broker, .. } = &mut self {
+            broker.close().await;
         }
     }
 

@@ -1,24 +1,34 @@
-//! An embedded Kafka-compatible broker (tansu) with SQLite storage.
+//! An embedded Kafka-compatible broker (tansu) storing in a directory (SlateDB).
 //!
-//! tansu has no stop API, so [`EmbeddedBroker::shutdown`] aborts its task and cancels its
-//! storage. A new process on the same file finds every topic, message and committed offset.
-//! Reopening the storage inside one process is not reliable in tansu 0.6, so outages are
-//! simulated with [`EmbeddedBroker::start_gated`]: a [`Gate`] in front of the broker drops every
-//! connection and refuses new ones, which clients cannot tell from a broker that went down.
+//! tansu has no stop API, so [`EmbeddedBroker::shutdown`] aborts its task and closes its
+//! storage. A new process on the same directory finds every topic, message and committed offset.
+//! Outages are simulated with [`EmbeddedBroker::start_gated`]: a [`Gate`] in front of the broker
+//! drops every connection and refuses new ones, which clients cannot tell from a broker that went
+//! down.
+//!
+//! - `storage`: opening the storage.
+//! - `guarded`: the storage as the broker uses it, with SQL's behaviour where tansu relies on it.
+//! - `batches`: cutting a stored batch to start at an offset, for fetches from inside one.
+
+mod batches;
+mod guarded;
+mod storage;
 
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
+use slatedb::Db;
 use tansu_broker::{broker::Broker, coordinator::group::administrator::Controller};
-use tansu_storage::{GroupDetail, GroupState, Storage, StorageContainer, UpdateError};
+use tansu_storage::{GroupDetail, GroupState, Storage, UpdateError};
 use tokio::{net::TcpStream, task::JoinHandle, time::Instant};
-use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::gate::Gate;
+use guarded::GuardedStorage;
 
 const NODE_ID: i32 = 111;
 const CLUSTER_ID: &str = "event-driven-local";
@@ -45,14 +55,14 @@ pub enum BrokerError {
 
 pub struct EmbeddedBroker {
     address: SocketAddr,
-    storage_shutdown: CancellationToken,
+    db: Arc<Db>,
     task: Option<JoinHandle<()>>,
     gate: Option<Gate>,
 }
 
 impl EmbeddedBroker {
     /// Starts a broker on `address` (pick the port beforehand: clients must know it) storing in
-    /// `storage` (a SQLite file, created if missing). Returns once it accepts connections.
+    /// `storage` (a directory, created if missing). Returns once it accepts connections.
     pub async fn start(address: SocketAddr, storage: &Path) -> Result<Self, BrokerError> {
         Self::launch(address, address, storage, None).await
     }
@@ -73,24 +83,13 @@ impl EmbeddedBroker {
     async fn launch(
         advertised: SocketAddr,
         bind: SocketAddr,
-        storage: &Path,
+        directory: &Path,
         gate: Option<Gate>,
     ) -> Result<Self, BrokerError> {
         let advertised_listener = Url::parse(&format!("tcp://{advertised}"))?;
-        // tansu resolves the path against the working directory; an absolute path ("sqlite:////…")
-        // keeps the storage where it was asked for.
-        let storage_url = Url::parse(&format!("sqlite:///{}", absolute(storage)?.display()))?;
-        let storage_shutdown = CancellationToken::new();
-        let storage = StorageContainer::builder()
-            .cluster_id(CLUSTER_ID)
-            .node_id(NODE_ID)
-            .advertised_listener(advertised_listener.clone())
-            .storage(storage_url)
-            .cancellation(storage_shutdown.clone())
-            .silent(true)
-            .build()
-            .await
-            .map_err(|error| BrokerError::Start(error.to_string()))?;
+        let storage::BrokerStorage { container, db } =
+            storage::open(directory, CLUSTER_ID, NODE_ID, advertised_listener.clone()).await?;
+        let storage = GuardedStorage::new(container);
         forget_group_members(&storage).await?;
         let groups = Controller::with_storage(storage.clone())
             .map_err(|error| BrokerError::Start(error.to_string()))?;
@@ -110,7 +109,7 @@ impl EmbeddedBroker {
         });
         let broker = Self {
             address: advertised,
-            storage_shutdown,
+            db,
             task: Some(task),
             gate,
         };
@@ -147,12 +146,21 @@ impl EmbeddedBroker {
 
     /// Stops the broker for good.
     pub async fn shutdown(mut self) {
+        self.close().await;
+    }
+
+    /// Stops the broker for good and closes its storage, for an owner that cannot give the broker
+    /// up (its storage directory must outlive the close). Dropping a broker only stops it: its
+    /// storage's background tasks would then fail on a directory deleted right after.
+    pub async fn close(&mut self) {
         self.gate = None;
         if let Some(task) = self.task.take() {
             task.abort();
             let _ = task.await;
         }
-        self.storage_shutdown.cancel();
+        if let Err(error) = self.db.close().await {
+            tracing::warn!(%error, "embedded broker: storage did not close cleanly");
+        }
     }
 }
 
@@ -161,7 +169,6 @@ impl Drop for EmbeddedBroker {
         if let Some(task) = self.task.take() {
             task.abort();
         }
-        self.storage_shutdown.cancel();
     }
 }
 
@@ -178,7 +185,7 @@ impl Drop for EmbeddedBroker {
 /// Before serving, every group's membership is therefore forgotten: members rejoin (a live
 /// client of another process gets `UNKNOWN_MEMBER_ID` and rejoins at once). Committed offsets
 /// are stored apart from the membership and are kept, so nothing is consumed twice or skipped.
-async fn forget_group_members(storage: &StorageContainer) -> Result<(), BrokerError> {
+async fn forget_group_members(storage: &impl Storage) -> Result<(), BrokerError> {
     let start = |error: &dyn std::fmt::Display| BrokerError::Start(error.to_string());
     let groups = storage
         .list_groups(None)
@@ -226,18 +233,4 @@ async fn wait_until_listening(address: SocketAddr) -> Result<(), BrokerError> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Err(BrokerError::NotListening(address))
-}
-
-fn absolute(storage: &Path) -> Result<PathBuf, BrokerError> {
-    let error = |source| BrokerError::Storage {
-        path: storage.to_owned(),
-        source,
-    };
-    if let Some(parent) = storage
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent).map_err(error)?;
-    }
-    std::path::absolute(storage).map_err(error)
 }

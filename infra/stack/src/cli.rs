@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 struct Arguments {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Where the broker's and both services' SQLite files live.
+    /// Where the broker's storage (a directory) and both services' SQLite files live.
     #[arg(long, default_value = "./.data")]
     data_dir: PathBuf,
     #[arg(long, default_value = "127.0.0.1:9092")]
@@ -116,7 +116,7 @@ pub async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", arguments.data_dir.display()))?;
     let data_dir = std::path::absolute(&arguments.data_dir)?;
 
-    let broker = EmbeddedBroker::start(arguments.broker_address, &data_dir.join("broker.db"))
+    let broker = EmbeddedBroker::start(arguments.broker_address, &data_dir.join("broker"))
         .await
         .context("cannot start the embedded broker")?;
     let bootstrap_servers = broker.bootstrap_servers();
@@ -198,11 +198,14 @@ async fn tail(settings: TailSettings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `RUST_LOG` filters; by default the embedded broker's own chatter is kept to warnings.
+/// `RUST_LOG` filters; by default the embedded broker's own chatter is kept to warnings, and its
+/// SlateDB storage's to errors: it warns about request options it does not implement
+/// (`require_stable` on offset fetches, for transactions, which nothing here uses).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(
-            "info,tansu_broker=warn,tansu_storage=warn,tansu_sans_io=warn,tansu_service=warn,tansu_schema=warn",
+            "info,tansu_broker=warn,tansu_storage=warn,tansu_storage::slate=error,slatedb=warn,\
+             tansu_sans_io=warn,tansu_service=warn,tansu_schema=warn",
         )
     });
     tracing_subscriber::fmt().with_env_filter(filter).init();

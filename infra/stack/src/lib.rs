@@ -1,6 +1,6 @@
 //! The local run: the whole system in one process, speaking the real Kafka protocol over TCP.
 //!
-//! - [`broker`]: an embedded Kafka-compatible broker (tansu, SQLite storage).
+//! - [`broker`]: an embedded Kafka-compatible broker (tansu, SlateDB storage in a directory).
 //! - [`cli`]: the `stack` command: the local run, and `events tail`.
 //! - [`gate`]: a TCP gate that takes a server off the network and back, for outage tests.
 //! - [`tail`]: `events tail`, a consumer group of its own that prints every event.

@@ -10,7 +10,7 @@ async fn a_gated_broker_goes_down_and_comes_back() {
     let storage = tempfile::TempDir::new().expect("temporary directory");
     let address = free_address();
     let mut broker =
-        EmbeddedBroker::start_gated(address, free_address(), &storage.path().join("broker.db"))
+        EmbeddedBroker::start_gated(address, free_address(), &storage.path().join("broker"))
             .await
             .expect("broker starts");
     create_topics(&broker.bootstrap_servers(), &[("restart-test", 1)])
