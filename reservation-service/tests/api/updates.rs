@@ -397,3 +397,52 @@ async fn the_live_page_is_served_from_the_binary_and_reads_the_stream() {
         assert!(!page.contains(reference), "the page loads {reference}…");
     }
 }
+
+/// Ids are taken under one lock held to the commit, so a change that took a lower id can never
+/// commit after a higher one: a second writer waits for the first, and a reader that has passed
+/// an id has seen every id below it. (A sequence would let the second commit id 2 while id 1 is
+/// still open, and a reader resuming after 2 would never see 1.)
+#[tokio::test]
+async fn a_writer_takes_its_ids_only_after_the_writer_before_it_committed() {
+    let app = TestApp::spawn().await;
+    let learned = || Change::MemberLearned {
+        member_id: Uuid::now_v7(),
+        version: 1,
+        at: db::time::now(),
+    };
+    let mut first = app.state.pool.begin().await.expect("a transaction");
+    db::changes::record(&mut first, &[learned()], db::time::now())
+        .await
+        .expect("recorded");
+
+    let pool = app.state.pool.clone();
+    let second_change = learned();
+    let second = tokio::spawn(async move {
+        let mut second = pool.begin().await.expect("a transaction");
+        db::changes::record(&mut second, &[second_change], db::time::now())
+            .await
+            .expect("recorded");
+        second.commit().await.expect("committed");
+    });
+    // Deliberately a fixed pause: what is shown is that the second writer does not get past
+    // the first while the first is open.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !second.is_finished(),
+        "the second writer waits for the first"
+    );
+    first.commit().await.expect("committed");
+    tokio::time::timeout(WAIT, second)
+        .await
+        .expect("the second writer goes on once the first committed")
+        .expect("the second writer succeeded");
+
+    let mut connection = app.state.pool.acquire().await.expect("a connection");
+    let ids: Vec<i64> = db::changes::after(&mut connection, 0, None, 10)
+        .await
+        .expect("the log")
+        .iter()
+        .map(|change| change.id)
+        .collect();
+    assert_eq!(ids, [1, 2]);
+}
