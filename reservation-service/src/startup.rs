@@ -1,6 +1,6 @@
 //! Wiring: database, consumer and HTTP server, stopped together by one token.
 
-use std::{sync::Arc, time::Duration};
+use std::{future::IntoFuture, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use sqlx::AnyPool;
@@ -16,6 +16,9 @@ use crate::{
     },
     http::{self, AppState, UpdateStreams},
 };
+
+/// How long a stop waits for open connections once the update streams have ended.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(10);
 
 pub struct Application {
     listener: TcpListener,
@@ -116,10 +119,8 @@ impl Application {
         let shutdown = self.shutdown.clone();
         let stats = self.state.stats.clone();
         let server = async {
-            let served = axum::serve(self.listener, http::router(self.state))
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await
-                .context("HTTP server failed");
+            let router = http::router(self.state);
+            let served = serve(self.listener, router, shutdown, SHUTDOWN_DRAIN).await;
             // However the server ended, the member-event consumer ends with it.
             self.shutdown.cancel();
             served
@@ -133,5 +134,32 @@ impl Application {
         served?;
         tracing::info!("reservation-service stopped");
         Ok(())
+    }
+}
+
+/// Serves `router` until `shutdown`, then lets in-flight requests finish for up to `drain`. The
+/// bound is for update streams whose client stopped reading: the server writes to them only as
+/// the client reads, so such a stream never gets to see that it should end, and an unbounded
+/// graceful shutdown would wait for it for ever.
+pub async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: CancellationToken,
+    drain: Duration,
+) -> anyhow::Result<()> {
+    let stopping = shutdown.clone();
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(async move { stopping.cancelled().await })
+        .into_future();
+    let drained = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(drain).await;
+    };
+    tokio::select! {
+        served = server => served.context("HTTP server failed"),
+        () = drained => {
+            tracing::warn!(?drain, "connections still open after the stop; closing them");
+            Ok(())
+        }
     }
 }

@@ -11,10 +11,11 @@ use futures::StreamExt;
 use reservation_service::{
     db,
     domain::{CancellationReason, Change},
-    http,
+    http, startup,
 };
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -285,16 +286,9 @@ async fn streams_end_when_the_service_shuts_down() {
     assert!(events.next().await.is_none());
 }
 
-/// A client that reads nothing while 10,000 changes are written: its stream reads the change
-/// log only as fast as the connection takes what it sent, so the server reads about one page
-/// beyond what the sockets and hyper's write queue hold; once the client reads, every change
-/// arrives, in order.
-#[tokio::test]
-async fn a_stalled_client_does_not_make_the_server_read_ahead() {
-    const CHANGES: usize = 10_000;
-    let app = TestApp::spawn().await;
-    // Small socket buffers on both ends (accepted sockets inherit the listener's): otherwise the
-    // kernel, growing them, would take in megabytes and hide what the server itself reads.
+/// A listener whose accepted sockets have small send buffers (they inherit the listener's):
+/// otherwise the kernel, growing them, would take in megabytes and hide what the server reads.
+fn small_buffered_listener() -> (std::net::SocketAddr, tokio::net::TcpListener) {
     let listening = tokio::net::TcpSocket::new_v4().expect("a socket");
     listening
         .set_send_buffer_size(4096)
@@ -303,10 +297,12 @@ async fn a_stalled_client_does_not_make_the_server_read_ahead() {
         .bind("127.0.0.1:0".parse().expect("an address"))
         .expect("a port");
     let listener = listening.listen(16).expect("listening");
-    let address = listener.local_addr().expect("an address");
-    let router = http::router(app.state.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    (listener.local_addr().expect("an address"), listener)
+}
 
+/// A client with a small receive buffer that opens `/updates`, reads the response's head and
+/// then nothing.
+async fn stalled_client(address: std::net::SocketAddr) -> tokio::net::TcpStream {
     let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
     socket.set_recv_buffer_size(4096).expect("a small buffer");
     let mut client = socket.connect(address).await.expect("connected");
@@ -317,15 +313,18 @@ async fn a_stalled_client_does_not_make_the_server_read_ahead() {
     let mut head = [0u8; 256];
     let read = client.read(&mut head).await.expect("the response starts");
     assert!(head[..read].starts_with(b"HTTP/1.1 200"));
+    client
+}
 
-    let mut changes = Vec::with_capacity(CHANGES);
-    for _ in 0..CHANGES {
-        changes.push(Change::MemberLearned {
+/// `count` changes, recorded and committed in transactions of a thousand.
+async fn record_many(app: &TestApp, count: usize) {
+    let changes: Vec<Change> = (0..count)
+        .map(|_| Change::MemberLearned {
             member_id: Uuid::now_v7(),
             version: 1,
             at: db::time::now(),
-        });
-    }
+        })
+        .collect();
     for chunk in changes.chunks(1_000) {
         let mut transaction = app.state.pool.begin().await.expect("a transaction");
         db::changes::record(&mut transaction, chunk, db::time::now())
@@ -334,6 +333,50 @@ async fn a_stalled_client_does_not_make_the_server_read_ahead() {
         transaction.commit().await.expect("committed");
         app.state.updates.signal.committed();
     }
+}
+
+/// A stream whose client stopped reading cannot be told to end (nothing is written to it), so
+/// the service's stop waits for open connections only so long.
+#[tokio::test]
+async fn a_stalled_client_does_not_hold_up_the_services_stop() {
+    let app = TestApp::spawn().await;
+    let shutdown = CancellationToken::new();
+    let state = http::AppState {
+        updates: http::UpdateStreams::new(app.state.updates.signal.clone(), 10, shutdown.clone()),
+        ..app.state.clone()
+    };
+    let (address, listener) = small_buffered_listener();
+    let drain = Duration::from_millis(500);
+    let server = tokio::spawn(startup::serve(
+        listener,
+        http::router(state),
+        shutdown.clone(),
+        drain,
+    ));
+    let _client = stalled_client(address).await;
+    record_many(&app, 2_000).await;
+    shutdown.cancel();
+    tokio::time::timeout(WAIT, server)
+        .await
+        .expect("the server stops despite the stalled client")
+        .expect("the server task")
+        .expect("served");
+}
+
+/// A client that reads nothing while 10,000 changes are written: its stream reads the change
+/// log only as fast as the connection takes what it sent, so the server reads about one page
+/// beyond what the sockets and hyper's write queue hold; once the client reads, every change
+/// arrives, in order.
+#[tokio::test]
+async fn a_stalled_client_does_not_make_the_server_read_ahead() {
+    const CHANGES: usize = 10_000;
+    let app = TestApp::spawn().await;
+    let router = http::router(app.state.clone());
+    let (address, listener) = small_buffered_listener();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let mut client = stalled_client(address).await;
+
+    record_many(&app, CHANGES).await;
     // Deliberately a fixed pause: what is measured is that nothing more happens while the
     // client reads nothing.
     tokio::time::sleep(Duration::from_secs(2)).await;
