@@ -4,15 +4,16 @@
 
 use std::path::{Path, PathBuf};
 
-/// Paths under each service's `src/`.
+/// Paths under each service's folder.
 const COPIES: &[&str] = &[
-    "http/problem.rs",
-    "domain/validation.rs",
-    "telemetry.rs",
-    "config/environment.rs",
-    "db/connection.rs",
-    "db/placeholders.rs",
-    "db/time.rs",
+    "src/http/problem.rs",
+    "src/domain/validation.rs",
+    "src/telemetry.rs",
+    "src/config/environment.rs",
+    "src/db/connection.rs",
+    "src/db/placeholders.rs",
+    "src/db/time.rs",
+    "tests/api/openapi_checks.rs",
 ];
 
 const SERVICES: [&str; 2] = ["member-service", "reservation-service"];
@@ -27,7 +28,7 @@ fn workspace() -> PathBuf {
 /// `None` when both copies are the same; otherwise what differs, for a person to read.
 fn difference(path: &str) -> Option<String> {
     let [first, second] = SERVICES.map(|service| {
-        let file = format!("{service}/src/{path}");
+        let file = format!("{service}/{path}");
         std::fs::read_to_string(workspace().join(&file)).map_err(|error| format!("{file}: {error}"))
     });
     let (first, second) = match (first, second) {

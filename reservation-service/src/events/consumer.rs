@@ -286,17 +286,10 @@ impl ClosedOnItsOwnThread {
     /// clean stop is over before whoever stopped it takes the broker down: the local stack
     /// stops its embedded broker next, and a client still closing logs its loss as an error.
     async fn close(&mut self, limit: Duration) {
-        let Some(consumer) = self.0.take() else {
+        let Some(closed) = self.0.take().and_then(close_on_its_own_thread) else {
             return;
         };
-        let (closed, waiting) = tokio::sync::oneshot::channel();
-        let spawned = std::thread::Builder::new()
-            .name("consumer-close".to_owned())
-            .spawn(move || {
-                drop(consumer);
-                let _ = closed.send(());
-            });
-        if spawned.is_ok() && tokio::time::timeout(limit, waiting).await.is_err() {
+        if tokio::time::timeout(limit, closed).await.is_err() {
             tracing::warn!("the consumer did not leave its group in time; it goes on closing");
         }
     }
@@ -305,11 +298,25 @@ impl ClosedOnItsOwnThread {
 impl Drop for ClosedOnItsOwnThread {
     fn drop(&mut self) {
         if let Some(consumer) = self.0.take() {
-            let _ = std::thread::Builder::new()
-                .name("consumer-close".to_owned())
-                .spawn(move || drop(consumer));
+            close_on_its_own_thread(consumer);
         }
     }
+}
+
+/// Drops `consumer` (its last reference closes it) on a thread of its own, never on a runtime
+/// or blocking-pool thread; the answer tells when it is done, if the thread could start.
+pub(super) fn close_on_its_own_thread<T: Send + 'static>(
+    consumer: T,
+) -> Option<tokio::sync::oneshot::Receiver<()>> {
+    let (closed, waiting) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("consumer-close".to_owned())
+        .spawn(move || {
+            drop(consumer);
+            let _ = closed.send(());
+        })
+        .ok()
+        .map(|_| waiting)
 }
 
 /// The message's bytes and position, copied out of the client's buffer.

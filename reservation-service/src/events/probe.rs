@@ -138,9 +138,7 @@ impl ConsumerProbe {
             .ok_or_else(|| "the consumer has stopped".to_owned())?;
         let result = use_it(&consumer);
         if let Some(last) = Arc::into_inner(consumer) {
-            let _ = std::thread::Builder::new()
-                .name("consumer-close".to_owned())
-                .spawn(move || drop(last));
+            super::consumer::close_on_its_own_thread(last);
         }
         Ok(result)
     }
