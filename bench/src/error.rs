@@ -40,6 +40,16 @@ pub enum BenchError {
     DatabaseUrl(#[source] url::ParseError),
     #[error("cannot write CSV")]
     Csv(#[from] csv::Error),
+    #[error("{name} exited ({status}); the end of its log:\n{log_tail}")]
+    ChildExited {
+        name: &'static str,
+        status: String,
+        log_tail: String,
+    },
+    #[error("cannot create the topics: {0}")]
+    Kafka(String),
+    #[error("invalid service settings: {0}")]
+    Settings(String),
     #[error("cannot draw {path}: {reason}")]
     Plot { path: String, reason: String },
 }

@@ -48,6 +48,11 @@ pub struct Options {
     #[arg(long)]
     pub outage_seconds: Option<f64>,
 
+    /// Members deleted in the last phase, which counts the rows and statements each deletion
+    /// writes (default 1000, quick 200; 0 skips it).
+    #[arg(long)]
+    pub counted_deletions: Option<usize>,
+
     /// Length of the raw single-row commit baseline (default 10 s, quick 3 s).
     #[arg(long)]
     pub baseline_seconds: Option<f64>,
@@ -67,14 +72,15 @@ pub struct Plan {
     pub paced: Duration,
     pub outage: Duration,
     pub baseline: Duration,
+    pub counted_deletions: usize,
 }
 
 impl Options {
     pub fn plan(&self) -> Plan {
-        let (deletions, paced, outage, baseline) = if self.quick {
-            (1000, 3.0, 3.0, 3.0)
+        let (deletions, paced, outage, baseline, counted) = if self.quick {
+            (1000, 3.0, 3.0, 3.0, 200)
         } else {
-            (5000, 20.0, 60.0, 10.0)
+            (5000, 20.0, 60.0, 10.0, 1000)
         };
         Plan {
             concurrency: self.concurrency.max(1),
@@ -84,6 +90,7 @@ impl Options {
             paced: seconds(self.paced_seconds.unwrap_or(paced)),
             outage: seconds(self.outage_seconds.unwrap_or(outage)),
             baseline: seconds(self.baseline_seconds.unwrap_or(baseline)),
+            counted_deletions: self.counted_deletions.unwrap_or(counted),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Propagation, read from the two databases (one clock): from the member's deletion, stamped
 //! in the transaction that deleted it (`members.deleted_at`), to the transaction that cancelled
-//! its reservations (`reservations.cancelled_at`).
+//! its reservations (`reservations.cancelled_at`). Statements are marked `/* bench */` so that
+//! the statement counts leave them out.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -37,7 +38,7 @@ pub async fn pending_deletions(
 ) -> Result<i64, BenchError> {
     let deleted = count(
         member_pool,
-        "SELECT COUNT(*) AS total FROM members WHERE deleted_at IS NOT NULL",
+        "/* bench */ SELECT COUNT(*) AS total FROM members WHERE deleted_at IS NOT NULL",
     )
     .await?;
     Ok(deleted - applied_deletions(reservation_pool).await?)
@@ -46,7 +47,7 @@ pub async fn pending_deletions(
 async fn applied_deletions(reservation_pool: &AnyPool) -> Result<i64, BenchError> {
     count(
         reservation_pool,
-        "SELECT COUNT(*) AS total FROM known_members WHERE status = 'deleted'",
+        "/* bench */ SELECT COUNT(*) AS total FROM known_members WHERE status = 'deleted'",
     )
     .await
 }
@@ -88,13 +89,13 @@ pub async fn measure(
     let wanted: HashSet<String> = members.iter().map(Uuid::to_string).collect();
     let deleted = timestamps(
         member_pool,
-        "SELECT id AS member_id, deleted_at AS at FROM members WHERE deleted_at IS NOT NULL",
+        "/* bench */ SELECT id AS member_id, deleted_at AS at FROM members WHERE deleted_at IS NOT NULL",
         &wanted,
     )
     .await?;
     let cancelled = timestamps(
         reservation_pool,
-        "SELECT member_id, MAX(cancelled_at) AS at FROM reservations \
+        "/* bench */ SELECT member_id, MAX(cancelled_at) AS at FROM reservations \
          WHERE cancellation_reason = 'member_deleted' GROUP BY member_id",
         &wanted,
     )

@@ -3,14 +3,17 @@
 use std::{fmt::Write as _, path::Path, time::Duration};
 
 use crate::{
+    amplification::Amplification,
     baseline::Baseline,
+    costs,
     error::BenchError,
+    resources::PhaseResources,
     statistics::{LatencySummary, ratio},
     timeline::{Mark, Sample},
 };
 
-/// The targets of issue 5, printed beside the measured figures.
-pub const TARGET_RATIO: f64 = 0.70;
+/// The targets of issue 15 (PostgreSQL + Kafka), printed beside the measured figures.
+pub const TARGET_RATIO: f64 = 0.50;
 pub const TARGET_PROPAGATION_P99_MS: f64 = 25.0;
 pub const TARGET_DRAIN_OVER_BUILD: f64 = 10.0;
 
@@ -27,6 +30,8 @@ pub struct Phase {
     pub end_to_end_rate: f64,
     pub delete_latencies_ms: Vec<f64>,
     pub propagation_ms: Vec<f64>,
+    /// CPU and memory per component from the load's start until its last deletion applied.
+    pub resources: PhaseResources,
 }
 
 impl Phase {
@@ -40,7 +45,7 @@ impl Phase {
 }
 
 /// The consumer outage: a backlog built while reservation-service was down, then drained.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Outage {
     pub outage: Duration,
     pub backlog: i64,
@@ -48,6 +53,8 @@ pub struct Outage {
     /// From the restart (including start-up and joining the group) to an empty backlog.
     pub drain_time: Duration,
     pub drain_rate: f64,
+    pub build_resources: PhaseResources,
+    pub drain_resources: PhaseResources,
 }
 
 impl Outage {
@@ -62,10 +69,14 @@ pub struct Report {
     pub concurrency: usize,
     pub reservations_per_member: usize,
     pub baseline: Option<Baseline>,
+    pub baseline_resources: PhaseResources,
     pub max_rate: Phase,
     pub paced_target_rate: f64,
     pub paced: Phase,
     pub outage: Option<Outage>,
+    /// The phase whose writes were counted, and what they were.
+    pub counted: Option<Phase>,
+    pub amplification: Option<Amplification>,
     pub samples: Vec<Sample>,
     pub marks: Vec<Mark>,
 }
@@ -119,7 +130,7 @@ impl Report {
                 quartet(phase.propagation()),
             );
         }
-        if let Some(outage) = self.outage {
+        if let Some(outage) = &self.outage {
             let _ = writeln!(
                 table,
                 "consumer outage {:.0} s: backlog {} built at {:.1}/s, drained in {:.2} s at {:.1}/s: {:.1}x (target >= {TARGET_DRAIN_OVER_BUILD}x)",
@@ -142,6 +153,10 @@ impl Report {
             self.paced_target_rate,
             paced_p99,
         );
+        table.push_str(&costs::table(&costs::rows(self)));
+        if let Some(amplification) = &self.amplification {
+            table.push_str(&amplification.table());
+        }
         table
     }
 
@@ -229,7 +244,7 @@ impl Report {
                 }
             }
         }
-        if let Some(outage) = self.outage {
+        if let Some(outage) = &self.outage {
             metrics.push(("outage_seconds".to_owned(), outage.outage.as_secs_f64()));
             metrics.push(("outage_backlog".to_owned(), outage.backlog as f64));
             metrics.push(("outage_build_rate".to_owned(), outage.build_rate));
@@ -238,6 +253,10 @@ impl Report {
                 "outage_drain_over_build".to_owned(),
                 outage.drain_over_build(),
             ));
+        }
+        metrics.extend(costs::metrics(&costs::rows(self)));
+        if let Some(amplification) = &self.amplification {
+            metrics.extend(amplification.metrics());
         }
         metrics
     }

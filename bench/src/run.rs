@@ -6,15 +6,18 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use crate::{
+    amplification::Amplification,
     baseline,
     error::BenchError,
     load::{self, LoadOutcome},
     options::{Options, Plan},
     propagation,
     report::{Outage, Phase, Report},
+    resources::Meter,
     setup,
     system::BenchSystem,
     timeline::Timeline,
+    write_counters,
 };
 
 /// How long the consumer may take to catch up after a phase before the run fails.
@@ -24,6 +27,7 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 pub async fn run(options: &Options) -> Result<Report, BenchError> {
     let plan = options.plan();
     let mut system = BenchSystem::start(options).await?;
+    write_counters::prepare(&system).await?;
     let mut timeline = Timeline::start(&system, SAMPLE_EVERY);
     let mut deleted_so_far = 0usize;
     let mut report = Report {
@@ -35,14 +39,17 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
 
     timeline.mark("baseline");
     eprintln!("raw single-row commits, {} clients…", plan.concurrency);
+    let meter = start_meter(&system);
     report.baseline = Some(
         baseline::raw_commit_rate(&system.scratch_database(), plan.concurrency, plan.baseline)
             .await?,
     );
+    report.baseline_resources = meter.finish().await;
 
     let members = populate(&system, &plan, plan.max_rate_deletions, &mut timeline).await?;
     timeline.mark("max rate");
     eprintln!("deleting {} members as fast as possible…", members.len());
+    let meter = start_meter(&system);
     let outcome = load::delete_as_fast_as_possible(
         system.http(),
         &system.member_url,
@@ -55,6 +62,7 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
         format!("max rate, {} clients", plan.concurrency),
         outcome,
         &mut deleted_so_far,
+        meter,
     )
     .await?;
 
@@ -72,6 +80,7 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
     .await?;
     timeline.mark("paced");
     eprintln!("deleting at {rate:.1}/s for {:?}…", plan.paced);
+    let meter = start_meter(&system);
     let outcome =
         load::delete_at_rate(system.http(), &system.member_url, members, rate, plan.paced).await;
     report.paced = finish_phase(
@@ -79,6 +88,7 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
         format!("paced at {rate:.1}/s"),
         outcome,
         &mut deleted_so_far,
+        meter,
     )
     .await?;
 
@@ -87,6 +97,13 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
             consumer_outage(&mut system, &plan, rate, &mut timeline, &mut deleted_so_far).await?,
         );
     }
+    if plan.counted_deletions > 0 {
+        let (amplification, phase) =
+            count_writes(&mut system, &plan, &mut timeline, &mut deleted_so_far).await?;
+        report.amplification = Some(amplification);
+        report.counted = Some(phase);
+    }
+    system.check_running()?;
     let (samples, marks) = timeline.finish().await;
     report.samples = samples;
     report.marks = marks;
@@ -114,12 +131,60 @@ async fn populate(
     .await
 }
 
+fn start_meter(system: &BenchSystem) -> Meter {
+    Meter::start(system.watched.clone(), system.postgres_databases())
+}
+
+/// The last phase: deletions as fast as possible between two readings of the databases' write
+/// counters, so that each deletion's rows and statements can be told apart from set-up.
+async fn count_writes(
+    system: &mut BenchSystem,
+    plan: &Plan,
+    timeline: &mut Timeline,
+    deleted_so_far: &mut usize,
+) -> Result<(Amplification, Phase), BenchError> {
+    let members = populate(system, plan, plan.counted_deletions, timeline).await?;
+    eprintln!("counting the writes of {} deletions…", members.len());
+    if system.postgres_admin_url.is_none() {
+        write_counters::prepare_counting_triggers(system).await?;
+    }
+    let before = write_counters::read(system).await?;
+    timeline.mark("counted");
+    let meter = start_meter(system);
+    let outcome = load::delete_as_fast_as_possible(
+        system.http(),
+        &system.member_url,
+        members,
+        plan.concurrency,
+    )
+    .await;
+    let phase = finish_phase(
+        system,
+        format!("counted, {} clients", plan.concurrency),
+        outcome,
+        deleted_so_far,
+        meter,
+    )
+    .await?;
+    let after = write_counters::read(system).await?;
+    Ok((
+        Amplification::between(
+            &before,
+            &after,
+            phase.deletions,
+            plan.reservations_per_member,
+        ),
+        phase,
+    ))
+}
+
 /// Waits for the consumer to apply the phase's deletions, then reads their propagation.
 async fn finish_phase(
     system: &BenchSystem,
     name: String,
     outcome: LoadOutcome,
     deleted_so_far: &mut usize,
+    meter: Meter,
 ) -> Result<Phase, BenchError> {
     let deleted: Vec<Uuid> = outcome
         .succeeded()
@@ -128,6 +193,7 @@ async fn finish_phase(
     *deleted_so_far += deleted.len();
     propagation::wait_until_applied(&system.reservation_pool, *deleted_so_far, CATCH_UP_DEADLINE)
         .await?;
+    let resources = meter.finish().await;
     let propagations =
         propagation::measure(&system.member_pool, &system.reservation_pool, &deleted).await?;
     let last_cancelled = propagations
@@ -152,6 +218,7 @@ async fn finish_phase(
             .iter()
             .map(propagation::Propagation::milliseconds)
             .collect(),
+        resources,
     })
 }
 
@@ -170,7 +237,8 @@ async fn consumer_outage(
         "consumer stopped; deleting at {rate:.1}/s for {:?}…",
         plan.outage
     );
-    system.stop_consumer().await;
+    system.stop_consumer().await?;
+    let build_meter = start_meter(system);
     let stopped = Instant::now();
     let outcome = load::delete_at_rate(
         system.http(),
@@ -184,12 +252,15 @@ async fn consumer_outage(
     let backlog =
         propagation::pending_deletions(&system.member_pool, &system.reservation_pool).await?;
     let built_for = stopped.elapsed();
+    let build_resources = build_meter.finish().await;
     timeline.mark("consumer restarted");
+    let drain_meter = start_meter(system);
     let restarted = Instant::now();
-    system.start_consumer().await;
+    system.start_consumer().await?;
     propagation::wait_until_applied(&system.reservation_pool, *deleted_so_far, CATCH_UP_DEADLINE)
         .await?;
     let drain_time = restarted.elapsed();
+    let drain_resources = drain_meter.finish().await;
     timeline.mark("drained");
     Ok(Outage {
         outage: built_for,
@@ -197,5 +268,7 @@ async fn consumer_outage(
         build_rate: crate::statistics::rate(backlog.max(0) as usize, built_for),
         drain_time,
         drain_rate: crate::statistics::rate(backlog.max(0) as usize, drain_time),
+        build_resources,
+        drain_resources,
     })
 }

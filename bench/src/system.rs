@@ -1,20 +1,24 @@
-//! The system under test, started in this process by the system-tests harness, so that the
-//! benchmark can stop and restart reservation-service for the outage phase.
+//! The system under test: each service (and the embedded broker) a process of its own, so
+//! that its CPU time and memory can be read apart from the load generator's; reservation-service
+//! is stopped and started again for the outage phase.
 
-use std::{
-    path::PathBuf,
-    sync::{Arc, Mutex},
-};
+use std::{path::PathBuf, time::Duration};
 
-use secrecy::ExposeSecret;
-use sqlx::{AnyPool, Connection, Executor, PgConnection, Row};
-use system_tests::{
-    TestSystem,
-    backends::{TestBroker, TestDatabases},
-};
+use event_schema::Topic;
+use sqlx::{AnyPool, Connection, Executor, PgConnection};
+use system_tests::{backends::TestDatabases, process::reservation_service_arguments};
+use tempfile::TempDir;
 use url::Url;
+use uuid::Uuid;
 
-use crate::{error::BenchError, options::Options};
+use crate::{
+    error::BenchError,
+    options::Options,
+    processes::{
+        Role, ServiceProcess, free_address, read_pool, start_embedded_broker, wait_until_healthy,
+    },
+    resources::{self, Component, Watched},
+};
 
 /// Where the raw single-row commits of the baseline go: the same database server as the
 /// services, set up the way member-service sets up its own database.
@@ -26,76 +30,160 @@ pub enum ScratchDatabase {
     Sqlite { path: PathBuf },
 }
 
-/// The base URL of reservation-service, which changes when it restarts (port 0).
-pub type ReservationAddress = Arc<Mutex<Option<String>>>;
+/// The base URL of reservation-service, which changes when it restarts (a new port).
+pub type ReservationAddress = std::sync::Arc<std::sync::Mutex<Option<String>>>;
 
 pub struct BenchSystem {
-    system: TestSystem,
+    pub http: reqwest::Client,
     pub member_url: String,
+    pub member_database_url: String,
+    pub reservation_database_url: String,
+    /// The bench's own read-only pools; they outlive reservation-service restarts.
     pub member_pool: AnyPool,
-    /// Kept open across reservation-service restarts: it reads that service's database.
     pub reservation_pool: AnyPool,
     pub reservation_address: ReservationAddress,
-    postgres_admin_url: Option<Url>,
+    pub postgres_admin_url: Option<Url>,
+    pub bootstrap_servers: String,
+    /// The processes whose CPU and memory are read, by component.
+    pub watched: Watched,
+    member: ServiceProcess,
+    reservation: Option<ServiceProcess>,
+    broker: Option<ServiceProcess>,
+    reservation_config: reservation_service::Config,
+    logs: PathBuf,
+    /// The SQLite files' directory, deleted when the run ends.
+    databases: TestDatabases,
 }
 
 impl BenchSystem {
-    /// Starts the broker, the databases and both services. The harness panics when a backend
-    /// cannot start, which is the right outcome for a benchmark that has nothing to measure.
     pub async fn start(options: &Options) -> Result<Self, BenchError> {
-        let broker = match &options.kafka_bootstrap_servers {
-            Some(servers) => TestBroker::external(servers.clone()),
-            None => TestBroker::start().await,
+        let logs = options.output.join("logs");
+        std::fs::create_dir_all(&logs).map_err(|source| BenchError::Output {
+            path: logs.display().to_string(),
+            source,
+        })?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(BenchError::http("the HTTP client"))?;
+        let (broker, bootstrap_servers) = match &options.kafka_bootstrap_servers {
+            Some(servers) => (None, servers.clone()),
+            None => {
+                let (process, address) = start_embedded_broker(&options.output, &logs).await?;
+                (Some(process), address.to_string())
+            }
         };
+        let external_kafka = broker.is_none();
         let (databases, postgres_admin_url) = match &options.database_url {
             Some(url) => {
                 let admin_url = Url::parse(url).map_err(BenchError::DatabaseUrl)?;
-                (
-                    TestDatabases::Postgres {
-                        admin_url: admin_url.clone(),
-                    },
-                    Some(admin_url),
-                )
+                let databases = TestDatabases::Postgres {
+                    admin_url: admin_url.clone(),
+                };
+                (databases, Some(admin_url))
             }
-            None => {
-                std::fs::create_dir_all(&options.output).map_err(|source| BenchError::Output {
-                    path: options.output.display().to_string(),
-                    source,
-                })?;
-                // On the same disk as the results, not in a temporary directory that may be
-                // memory-backed: fsync must cost what it costs.
-                let directory = tempfile::TempDir::new_in(&options.output).map_err(|source| {
+            // On the same disk as the results, not in a temporary directory that may be
+            // memory-backed: fsync must cost what it costs.
+            None => (
+                TestDatabases::Sqlite(TempDir::new_in(&options.output).map_err(|source| {
                     BenchError::Output {
                         path: options.output.display().to_string(),
                         source,
                     }
-                })?;
-                (TestDatabases::Sqlite(directory), None)
-            }
+                })?),
+                None,
+            ),
         };
-        let system = TestSystem::start_with(broker, databases).await;
-        let reservation_pool = system.reservation_pool();
-        let reservation_address = Arc::new(Mutex::new(Some(system.reservation_url(""))));
-        Ok(Self {
-            member_url: system.member_url(""),
-            member_pool: system.member.pool.clone(),
-            reservation_pool,
-            reservation_address,
+        let unique = Uuid::now_v7().simple().to_string();
+        let topic = format!("{}-{unique}", Topic::MemberEvents.name());
+        let dead_letter_topic = format!("{}-{unique}", Topic::MemberEventsDeadLetter.name());
+        stack::create_topics(
+            &bootstrap_servers,
+            &[
+                (topic.as_str(), Topic::MemberEvents.partitions()),
+                (
+                    dead_letter_topic.as_str(),
+                    Topic::MemberEventsDeadLetter.partitions(),
+                ),
+            ],
+        )
+        .await
+        .map_err(|source| BenchError::Kafka(source.to_string()))?;
+        let member_database_url = databases.create("members").await;
+        let reservation_database_url = databases.create("reservations").await;
+        // The settings the system-tests harness gives its services.
+        let member_address = free_address()?;
+        let member_arguments = vec![
+            format!("--listen-address={member_address}"),
+            format!("--database-url={member_database_url}"),
+            format!("--kafka-bootstrap-servers={bootstrap_servers}"),
+            format!("--member-events-topic={topic}"),
+            "--kafka-message-timeout-ms=5000".to_owned(),
+            format!("--kafka-idempotence={external_kafka}"),
+        ];
+        let reservation_config = reservation_service::Config::from_pairs([
+            ("database-url", reservation_database_url.clone()),
+            ("kafka-bootstrap-servers", bootstrap_servers.clone()),
+            ("member-events-topic", topic.clone()),
+            ("dead-letter-topic", dead_letter_topic.clone()),
+            ("consumer-group", format!("reservation-service-{unique}")),
+            // The embedded broker answers fetches only when the wait runs out.
+            (
+                "kafka-fetch-wait-max-ms",
+                if external_kafka { "100" } else { "5" }.to_owned(),
+            ),
+            ("kafka-commit-interval-ms", "200".to_owned()),
+            ("kafka-idempotence", external_kafka.to_string()),
+        ])
+        .map_err(|error| BenchError::Settings(error.to_string()))?;
+        let mut member = ServiceProcess::spawn(
+            Role::MemberService,
+            &member_arguments,
+            &logs.join("member-service.log"),
+        )?;
+        let member_url = format!("http://{member_address}");
+        wait_until_healthy(&http, &member_url, &mut member).await?;
+        let member_pool = read_pool(&member_database_url).await?;
+        let mut system = Self {
+            http,
+            member_url,
+            member_pool: member_pool.clone(),
+            // Replaced once reservation-service has created its database.
+            reservation_pool: member_pool,
+            member_database_url,
+            reservation_database_url,
+            reservation_address: Default::default(),
             postgres_admin_url,
-            system,
-        })
+            bootstrap_servers,
+            watched: Watched::default(),
+            member,
+            reservation: None,
+            broker,
+            reservation_config,
+            logs,
+            databases,
+        };
+        system.start_consumer().await?;
+        system.reservation_pool = read_pool(&system.reservation_database_url).await?;
+        Ok(system)
     }
 
     pub fn describe(&self) -> String {
-        format!(
-            "{} databases, {}",
-            self.system.databases.describe(),
-            self.system.broker.describe()
-        )
+        let database = if self.postgres_admin_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        };
+        let broker = if self.broker.is_some() {
+            format!("embedded broker at {}", self.bootstrap_servers)
+        } else {
+            format!("Kafka at {}", self.bootstrap_servers)
+        };
+        format!("{database} databases, {broker}; services in their own processes")
     }
 
     pub fn http(&self) -> &reqwest::Client {
-        &self.system.http
+        &self.http
     }
 
     pub fn reservation_url(&self) -> Option<String> {
@@ -105,15 +193,54 @@ impl BenchSystem {
             .and_then(|address| address.clone())
     }
 
+    /// Brings the list of watched processes up to date after a child stopped or started.
+    fn refresh_watched(&self) {
+        let mut pids = vec![(Component::LoadGenerator, std::process::id())];
+        for process in [
+            Some(&self.member),
+            self.reservation.as_ref(),
+            self.broker.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Some(pid) = process.pid() {
+                pids.push((Component::of_role(process.role()), pid));
+            }
+        }
+        if self.broker.is_none()
+            && let Some(pid) = self
+                .bootstrap_servers
+                .rsplit(':')
+                .next()
+                .and_then(|port| port.parse().ok())
+                .and_then(resources::listening_pid)
+        {
+            pids.push((Component::Broker, pid));
+        }
+        if let Ok(mut watched) = self.watched.lock() {
+            *watched = pids;
+        }
+    }
+
+    /// The PostgreSQL admin URL and the two databases, whose backends' CPU is counted.
+    pub fn postgres_databases(&self) -> Option<(String, Vec<String>)> {
+        let admin_url = self.postgres_admin_url.as_ref()?;
+        let names = [&self.member_database_url, &self.reservation_database_url]
+            .into_iter()
+            .filter_map(|url| database_name(url))
+            .collect();
+        Some((admin_url.to_string(), names))
+    }
+
+    pub fn embedded_broker(&self) -> bool {
+        self.broker.is_some()
+    }
+
     pub fn scratch_database(&self) -> ScratchDatabase {
-        match &self.system.databases {
+        match &self.databases {
             TestDatabases::Postgres { .. } => ScratchDatabase::Postgres {
-                url: self
-                    .system
-                    .member_config()
-                    .database_url
-                    .expose_secret()
-                    .to_owned(),
+                url: self.member_database_url.clone(),
             },
             TestDatabases::Sqlite(directory) => ScratchDatabase::Sqlite {
                 path: directory.path().join("raw-commits.db"),
@@ -122,16 +249,44 @@ impl BenchSystem {
     }
 
     /// Stops reservation-service gracefully (it commits its offsets), as a deployment would.
-    pub async fn stop_consumer(&mut self) {
+    pub async fn stop_consumer(&mut self) -> Result<(), BenchError> {
         self.set_reservation_address(None);
-        self.system.stop_reservation_service().await;
+        let stopped = match self.reservation.take() {
+            Some(process) => process.terminate().await,
+            None => Ok(()),
+        };
+        self.refresh_watched();
+        stopped
     }
 
-    /// Starts reservation-service again: same database, same consumer group.
-    pub async fn start_consumer(&mut self) {
-        self.system.start_reservation_service().await;
-        let url = self.system.reservation_url("");
+    /// Starts reservation-service: same database, same consumer group, a new port.
+    pub async fn start_consumer(&mut self) -> Result<(), BenchError> {
+        let address = free_address()?;
+        let mut process = ServiceProcess::spawn(
+            Role::ReservationService,
+            &reservation_service_arguments(&self.reservation_config, address),
+            &self
+                .logs
+                .join(format!("reservation-service-{}.log", address.port())),
+        )?;
+        let url = format!("http://{address}");
+        wait_until_healthy(&self.http, &url, &mut process).await?;
+        self.reservation = Some(process);
         self.set_reservation_address(Some(url));
+        self.refresh_watched();
+        Ok(())
+    }
+
+    /// Fails when a child has died: a figure measured without it would mean nothing.
+    pub fn check_running(&mut self) -> Result<(), BenchError> {
+        self.member.check_running()?;
+        for process in [self.reservation.as_mut(), self.broker.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            process.check_running()?;
+        }
+        Ok(())
     }
 
     fn set_reservation_address(&self, url: Option<String>) {
@@ -140,45 +295,30 @@ impl BenchSystem {
         }
     }
 
-    /// Stops both services and, on PostgreSQL, drops the two databases the run created.
-    pub async fn shut_down(self) -> Result<(), BenchError> {
-        let names = match &self.postgres_admin_url {
-            Some(_) => vec![
-                database_name(&self.member_pool).await?,
-                database_name(&self.reservation_pool).await?,
-            ],
-            None => Vec::new(),
-        };
+    /// Stops the services, then the broker; on PostgreSQL drops the two databases the run made.
+    pub async fn shut_down(mut self) -> Result<(), BenchError> {
         self.member_pool.close().await;
         self.reservation_pool.close().await;
-        // The broker and the database files go last: the services still talk to them while
-        // they stop.
-        let TestSystem {
-            member,
-            reservation,
-            broker,
-            databases,
-            ..
-        } = self.system;
-        if let Some(reservation) = reservation {
-            reservation.stop().await;
+        self.stop_consumer().await?;
+        self.member.terminate().await?;
+        if let Some(broker) = self.broker.take() {
+            broker.terminate().await?;
         }
-        member.stop().await;
-        broker.shutdown().await;
-        drop(databases);
         if let Some(admin_url) = &self.postgres_admin_url {
+            let names = [&self.member_database_url, &self.reservation_database_url]
+                .into_iter()
+                .filter_map(|url| database_name(url))
+                .collect::<Vec<_>>();
             drop_databases(admin_url, &names).await?;
         }
         Ok(())
     }
 }
 
-async fn database_name(pool: &AnyPool) -> Result<String, BenchError> {
-    sqlx::query("SELECT CAST(current_database() AS TEXT) AS name")
-        .fetch_one(pool)
-        .await
-        .and_then(|row| row.try_get("name"))
-        .map_err(BenchError::database("the database name"))
+pub fn database_name(url: &str) -> Option<String> {
+    Url::parse(url)
+        .ok()
+        .map(|url| url.path().trim_start_matches('/').to_owned())
 }
 
 async fn drop_databases(admin_url: &Url, names: &[String]) -> Result<(), BenchError> {
