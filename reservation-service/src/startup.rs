@@ -20,6 +20,9 @@ use crate::{
 /// How long a stop waits for open connections once the update streams have ended.
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(10);
 
+/// How long `/ready` reports a consumer stopped for good before the process exits.
+const CONSUMER_FAILURE_LINGER: Duration = Duration::from_secs(1);
+
 pub struct Application {
     listener: TcpListener,
     state: AppState,
@@ -40,7 +43,10 @@ impl Application {
             config.dead_letter_topic.clone(),
             config.consumer_group.clone(),
         )
-        .context("cannot create the dead-letter producer")?;
+        .context("cannot create the dead-letter producer")?
+        .with_max_message_bytes(
+            usize::try_from(config.dead_letter_max_message_bytes).unwrap_or(usize::MAX),
+        );
         let stats = Arc::new(ConsumerStats::default());
         let changes = ChangeSignal::default();
         let consumer = MemberEventConsumer::new(
@@ -118,6 +124,7 @@ impl Application {
         tracing::info!(%address, "reservation-service listening");
         let shutdown = self.shutdown.clone();
         let stats = self.state.stats.clone();
+        let health = self.state.health.clone();
         let server = async {
             let router = http::router(self.state);
             let served = serve(self.listener, router, shutdown, SHUTDOWN_DRAIN).await;
@@ -126,12 +133,24 @@ impl Application {
             served
         };
         let consumer = async {
-            self.consumer.run(self.shutdown.clone()).await;
+            let ended = self.consumer.run(self.shutdown.clone()).await;
             stats.record_stopped();
+            if ended.is_err() {
+                // Stopped for good: `/ready` says so at once, for a moment, then the whole
+                // process stops with an error status, for its orchestrator to restart it.
+                health.consumer_stopped();
+                tokio::select! {
+                    () = tokio::time::sleep(CONSUMER_FAILURE_LINGER) => {}
+                    () = self.shutdown.cancelled() => {}
+                }
+                self.shutdown.cancel();
+            }
+            ended
         };
-        let ((), (), served) =
+        let (ended, (), served) =
             tokio::join!(consumer, self.monitor.run(self.shutdown.clone()), server);
         served?;
+        ended.context("the member-event consumer stopped for good")?;
         tracing::info!("reservation-service stopped");
         Ok(())
     }

@@ -48,6 +48,12 @@ pub struct Config {
     #[arg(long, env = "DEAD_LETTER_TOPIC", default_value = Topic::MemberEventsDeadLetter.name())]
     pub dead_letter_topic: String,
 
+    /// Dead-letter copies larger than this go without their body (its SHA-256 and length in
+    /// headers instead; the parked record keeps the bytes). At most the topic's
+    /// `max.message.bytes`.
+    #[arg(long, env = "DEAD_LETTER_MAX_MESSAGE_BYTES", default_value_t = 1_000_000, value_parser = clap::value_parser!(u32).range(1024..))]
+    pub dead_letter_max_message_bytes: u32,
+
     /// Idempotent producer (the default, for Kafka). The embedded broker sets it off: its
     /// idempotence check fails after reconnects; order is then kept by one request in flight, and
     /// retried duplicates are absorbed by the consumer's event-id record.

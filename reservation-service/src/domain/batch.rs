@@ -157,7 +157,7 @@ impl<'a> BatchSoFar<'a> {
             (Err(rejection), _) => {
                 self.hold_back_member_of(arrival);
                 return Decision::Park(Failure {
-                    reason: rejection.to_string(),
+                    reason: super::readable_reason(&rejection.to_string()),
                     attempts: 1,
                     first_failed_at: now,
                 });

@@ -96,11 +96,19 @@ impl Arrival {
         }
     }
 
-    /// The member whose stream it belongs to: the event's, or the key's when it does not decode.
+    /// The member whose stream it belongs to: the event's, or the key's when it does not decode
+    /// and its key is a member id. A key that is no member id names no member's stream; taken as
+    /// one, a producer's key of any bytes (NUL, a megabyte) would reach the stream lock's row and
+    /// the parked record, where the database refuses it, and nothing could be parked.
     pub fn member_id(&self) -> Option<String> {
         match &self.event {
             Ok(event) => Some(event.member_id().to_string()),
-            Err(_) => self.delivery.key_text(),
+            Err(_) => self
+                .delivery
+                .key
+                .as_deref()
+                .and_then(|key| Uuid::try_parse_ascii(key).ok())
+                .map(|member_id| member_id.to_string()),
         }
     }
 }
@@ -171,10 +179,25 @@ mod tests {
 
     #[test]
     fn an_arrival_that_does_not_decode_belongs_to_its_key() {
-        let arrival = Arrival::new(delivery(Some("member-7"), Some(b"{")));
+        let member_id = Uuid::now_v7();
+        let key = member_id.to_string();
+        let arrival = Arrival::new(delivery(Some(&key), Some(b"{")));
         assert!(arrival.event.is_err());
-        assert_eq!(arrival.member_id().as_deref(), Some("member-7"));
+        assert_eq!(arrival.member_id(), Some(key));
+        let upper_case = member_id.to_string().to_uppercase();
+        let arrival = Arrival::new(delivery(Some(&upper_case), Some(b"{")));
+        assert_eq!(arrival.member_id(), Some(member_id.to_string()));
         assert_eq!(Arrival::new(delivery(None, Some(b"{"))).member_id(), None);
+    }
+
+    #[test]
+    fn a_key_that_is_no_member_id_names_no_member() {
+        for key in ["member-7", "\0", &"k".repeat(100_000)] {
+            assert_eq!(
+                Arrival::new(delivery(Some(key), Some(b"{"))).member_id(),
+                None
+            );
+        }
     }
 
     #[test]

@@ -54,7 +54,9 @@ impl Failure {
             .map_or(0, |failure| failure.attempts)
             .saturating_add(1);
         Self {
-            reason: format!("handler failed {attempts} times; last error: {error}"),
+            reason: super::readable_reason(&format!(
+                "handler failed {attempts} times; last error: {error}"
+            )),
             attempts,
             first_failed_at: previous.map_or(now, |failure| failure.first_failed_at),
         }

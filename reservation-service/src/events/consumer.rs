@@ -24,7 +24,11 @@ use sqlx::AnyPool;
 use tokio::time::Interval;
 use tokio_util::sync::CancellationToken;
 
-use super::{ConsumerProbe, ConsumerStats, DeadLetterQueue, batch, park};
+use super::{
+    ConsumerProbe, ConsumerStats, DeadLetterQueue,
+    batch::{self, Halt},
+    park,
+};
 use crate::{
     db::changes::ChangeSignal,
     domain::{Arrival, Delivery, Outcome},
@@ -46,6 +50,27 @@ pub struct ConsumerSettings {
     pub session_timeout: Duration,
     /// Static membership: a restarted replica with the same id takes its partitions back.
     pub group_instance_id: Option<String>,
+}
+
+/// Why the consumer stopped on its own, for good. Going on would skip events, so it stops, and
+/// the process with it, for an orchestrator to restart (`/ready` says so meanwhile).
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerFailure {
+    #[error("cannot subscribe to {topic}: {source}")]
+    Subscribe {
+        topic: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("the Kafka client failed for good: {0}")]
+    Fatal(RDKafkaErrorCode),
+    #[error("cannot park the member event at partition {partition}, offset {offset}: {source}")]
+    CannotPark {
+        partition: i32,
+        offset: i64,
+        #[source]
+        source: sqlx::Error,
+    },
 }
 
 pub struct MemberEventConsumer {
@@ -127,20 +152,42 @@ impl MemberEventConsumer {
         )
     }
 
-    /// Consumes until `shutdown` is cancelled, then commits what was written.
-    pub async fn run(mut self, shutdown: CancellationToken) {
-        let topic = &self.settings.topic;
-        if let Err(error) = self.consumer.subscribe(&[topic]) {
-            tracing::error!(%error, %topic, "cannot subscribe to member events");
-            return;
+    /// Consumes until `shutdown` is cancelled, then commits what was written. An error when it
+    /// stopped on its own, for good: what it wrote is committed all the same.
+    pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), ConsumerFailure> {
+        let topic = self.settings.topic.clone();
+        if let Err(source) = self.consumer.subscribe(&[&topic]) {
+            return Err(ConsumerFailure::Subscribe { topic, source });
         }
         tracing::info!(%topic, max_in_flight = self.settings.max_in_flight, "consuming member events");
         let mut commit_timer =
             tokio::time::interval(self.settings.commit_interval.max(Duration::from_millis(1)));
-        while let Some(batch) = self.poll(&mut commit_timer, &shutdown).await {
+        let mut ended = Ok(());
+        loop {
+            let batch = match self.poll(&mut commit_timer, &shutdown).await {
+                Ok(Some(batch)) => batch,
+                Ok(None) => break,
+                Err(failure) => {
+                    ended = Err(failure);
+                    break;
+                }
+            };
             self.stats.begin_batch(batch.len());
-            let Some(outcomes) = self.write(&batch, &shutdown).await else {
-                break;
+            let outcomes = match self.write(&batch, &shutdown).await {
+                Ok(outcomes) => outcomes,
+                Err(Halt::Stopped) => break,
+                Err(Halt::CannotPark {
+                    partition,
+                    offset,
+                    error,
+                }) => {
+                    ended = Err(ConsumerFailure::CannotPark {
+                        partition,
+                        offset,
+                        source: error,
+                    });
+                    break;
+                }
             };
             if !self.report(&batch, outcomes, &shutdown).await {
                 break;
@@ -149,15 +196,20 @@ impl MemberEventConsumer {
         }
         self.commit(CommitMode::Sync);
         self.consumer.close(Duration::from_secs(5)).await;
-        tracing::info!("member-event consumer stopped");
+        match &ended {
+            Ok(()) => tracing::info!("member-event consumer stopped"),
+            Err(failure) => tracing::error!(%failure, "member-event consumer stopped for good"),
+        }
+        ended
     }
 
-    /// Waits for the next batch, committing on the timer meanwhile; `None` once stopped.
+    /// Waits for the next batch, committing on the timer meanwhile; `None` once stopped, an
+    /// error when the client cannot go on.
     async fn poll(
         &self,
         commit_timer: &mut Interval,
         shutdown: &CancellationToken,
-    ) -> Option<Vec<Arrival>> {
+    ) -> Result<Option<Vec<Arrival>>, ConsumerFailure> {
         loop {
             let received = tokio::select! {
                 received = self.consumer.recv() => received.map(|message| delivery_of(&message)),
@@ -165,10 +217,15 @@ impl MemberEventConsumer {
                     self.commit(CommitMode::Async);
                     continue;
                 }
-                () = shutdown.cancelled() => return None,
+                () = shutdown.cancelled() => return Ok(None),
             };
             match received {
-                Ok(first) => return Some(self.take_ready(first)),
+                Ok(first) => return Ok(Some(self.take_ready(first))),
+                // librdkafka's fatal errors (a static member fenced by another with its id, say)
+                // end the client: no later receive succeeds.
+                Err(KafkaError::MessageConsumptionFatal(code)) => {
+                    return Err(ConsumerFailure::Fatal(code));
+                }
                 // librdkafka queues an error event for every failed connection attempt while the
                 // broker is away, and reconnects by itself. They are reports, not a reason to
                 // wait: a pause for each left a 15 s outage's errors still being read 10 s after
@@ -197,13 +254,12 @@ impl MemberEventConsumer {
         batch
     }
 
-    /// Decides and writes the batch in one transaction, retrying until done; `None` when stopped
-    /// first.
+    /// Decides and writes the batch, retrying until done.
     async fn write(
         &self,
         arrivals: &[Arrival],
         shutdown: &CancellationToken,
-    ) -> Option<Vec<Outcome>> {
+    ) -> Result<Vec<Outcome>, Halt> {
         let max_attempts = self.settings.max_attempts;
         let (stats, changes) = (&self.stats, &self.changes);
         batch::write(&self.pool, arrivals, max_attempts, stats, changes, shutdown).await

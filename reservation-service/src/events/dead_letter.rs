@@ -1,31 +1,27 @@
 //! The dead-letter topic. An event this service cannot process is parked in its database (the
 //! record operators replay from, see `dlq`), and a copy goes to this topic, untouched, with the
-//! reason, the attempts and its original position in headers, for any other tooling to follow.
+//! reason, the attempts and its original position in headers, for any other tooling to follow
+//! (the headers and the size rule: [`crate::domain::dead_letter`]).
 
-use chrono::SecondsFormat;
 use rdkafka::{
     ClientConfig,
-    error::KafkaResult,
+    error::{KafkaError, KafkaResult, RDKafkaErrorCode},
     message::{Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
     util::Timeout,
 };
 
-use crate::domain::{Delivery, Failure};
+use crate::domain::{DeadLetterCopy, Delivery, Failure, dead_letter_copy, without_body};
 
-pub const HEADER_REASON: &str = "dlq.reason";
-pub const HEADER_ORIGINAL_TOPIC: &str = "dlq.original.topic";
-pub const HEADER_ORIGINAL_PARTITION: &str = "dlq.original.partition";
-pub const HEADER_ORIGINAL_OFFSET: &str = "dlq.original.offset";
-pub const HEADER_ATTEMPTS: &str = "dlq.attempts";
-pub const HEADER_FIRST_FAILED_AT: &str = "dlq.first.failed.at";
-pub const HEADER_CONSUMER_GROUP: &str = "dlq.consumer.group";
+/// librdkafka's default `message.max.bytes`, under the broker's default limit (1048588 bytes).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_000_000;
 
 #[derive(Clone)]
 pub struct DeadLetterQueue {
     producer: FutureProducer,
     topic: String,
     consumer_group: String,
+    max_message_bytes: usize,
 }
 
 impl DeadLetterQueue {
@@ -52,6 +48,7 @@ impl DeadLetterQueue {
             producer,
             topic,
             consumer_group,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         })
     }
 
@@ -59,35 +56,51 @@ impl DeadLetterQueue {
         &self.topic
     }
 
-    /// Publishes a copy of a parked delivery; returns once the broker acknowledged it.
+    /// Copies larger than `limit` bytes go without their body (its digest instead): the
+    /// topic's `max.message.bytes`, or lower. Defaults to librdkafka's own producer limit.
+    pub fn with_max_message_bytes(mut self, limit: usize) -> Self {
+        self.max_message_bytes = limit;
+        self
+    }
+
+    /// Publishes a copy of a parked delivery; returns once the broker acknowledged it. A copy
+    /// the client or the broker refuses as too large goes again without its body.
     pub async fn publish(&self, delivery: &Delivery, failure: &Failure) -> KafkaResult<()> {
-        let partition = delivery.partition.to_string();
-        let offset = delivery.offset.to_string();
-        let attempts = failure.attempts.to_string();
-        let first_failed_at = failure
-            .first_failed_at
-            .to_rfc3339_opts(SecondsFormat::Micros, true);
-        let headers = [
-            (HEADER_REASON, failure.reason.as_str()),
-            (HEADER_ATTEMPTS, &attempts),
-            (HEADER_ORIGINAL_TOPIC, &delivery.topic),
-            (HEADER_ORIGINAL_PARTITION, &partition),
-            (HEADER_ORIGINAL_OFFSET, &offset),
-            (HEADER_FIRST_FAILED_AT, &first_failed_at),
-            (HEADER_CONSUMER_GROUP, &self.consumer_group),
-        ]
-        .into_iter()
-        .fold(OwnedHeaders::new(), |headers, (key, value)| {
-            headers.insert(Header {
-                key,
-                value: Some(value),
-            })
-        });
+        let copy = dead_letter_copy(
+            delivery,
+            failure,
+            &self.consumer_group,
+            self.max_message_bytes,
+        );
+        match self.send(&copy).await {
+            Err(KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge))
+                if !copy.payload_omitted() =>
+            {
+                tracing::warn!(
+                    size = copy.size(),
+                    "dead-letter copy refused as too large; sending it without its body"
+                );
+                self.send(&without_body(copy)).await
+            }
+            sent => sent,
+        }
+    }
+
+    async fn send(&self, copy: &DeadLetterCopy<'_>) -> KafkaResult<()> {
+        let headers = copy
+            .headers
+            .iter()
+            .fold(OwnedHeaders::new(), |headers, (key, value)| {
+                headers.insert(Header {
+                    key,
+                    value: Some(value),
+                })
+            });
         let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(headers);
-        if let Some(key) = &delivery.key {
+        if let Some(key) = copy.key {
             record = record.key(key);
         }
-        if let Some(payload) = &delivery.payload {
+        if let Some(payload) = copy.payload {
             record = record.payload(payload);
         }
         self.producer

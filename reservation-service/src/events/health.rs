@@ -56,6 +56,16 @@ impl ConsumerHealth {
             .unwrap_or_default()
     }
 
+    /// The consumer stopped for good: not ready from now on, without waiting for the next check.
+    pub fn consumer_stopped(&self) {
+        if let Ok(mut report) = self.report.write() {
+            report.observation.stopped = true;
+            if !report.not_ready.contains(&NotReady::ConsumerStopped) {
+                report.not_ready.push(NotReady::ConsumerStopped);
+            }
+        }
+    }
+
     fn publish(&self, report: HealthReport) {
         if let Ok(mut current) = self.report.write() {
             *current = report;

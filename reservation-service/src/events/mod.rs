@@ -13,7 +13,7 @@ mod probe;
 mod retry;
 mod stats;
 
-pub use consumer::{ConsumerSettings, MemberEventConsumer};
+pub use consumer::{ConsumerFailure, ConsumerSettings, MemberEventConsumer};
 pub use dead_letter::DeadLetterQueue;
 pub use health::{ConsumerHealth, HealthMonitor, HealthReport, HealthSettings};
 pub use probe::{ConsumerProbe, PartitionLag};

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use rand::Rng;
-use sqlx::error::DatabaseError;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,40 +18,61 @@ pub enum AttemptError {
     Permanent(#[source] sqlx::Error),
 }
 
-/// Sorts a database error into one that will pass and one that will not.
+/// Sorts a database error into one that will pass (the database is away, busy or restarting:
+/// retry the same events, without limit) and one that will not (the database refused what was
+/// written: a constraint, a type, a value out of range, a statement it cannot run; the event is
+/// retried a few times, then parked). Anything not known to pass is permanent: an error wrongly
+/// taken for transient retries for ever, while one wrongly taken for permanent only parks an
+/// event, which an operator can replay.
 pub fn classify(error: sqlx::Error) -> AttemptError {
-    let transient = match &error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(database_error) => is_transient_code(database_error.as_ref()),
-        _ => false,
-    };
-    if transient {
+    if is_transient(&error) {
         AttemptError::Transient(error)
     } else {
         AttemptError::Permanent(error)
     }
 }
 
-fn is_transient_code(error: &dyn DatabaseError) -> bool {
-    let Some(code) = error.code() else {
-        return false;
-    };
-    // PostgreSQL SQLSTATE: connection exceptions, serialization failures and deadlocks,
-    // insufficient resources, operator intervention (shutdown, statement timeout), lock not
-    // available.
-    const POSTGRES: [&str; 7] = ["08", "40001", "40P01", "53", "57P", "57014", "55P03"];
-    if POSTGRES.iter().any(|prefix| code.starts_with(prefix)) {
-        return true;
+fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        // sqlx refuses, before sending anything, a statement with more bind parameters than
+        // PostgreSQL's 65535, as a protocol error; no retry will shorten it. The consumer splits
+        // its batches below that limit (`domain::bounds`): this is the guard should one not be.
+        sqlx::Error::Protocol(message) => !message.contains("too many arguments"),
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database_error) => database_error
+            .code()
+            .is_some_and(|code| is_transient_code(&code)),
+        _ => false,
+    }
+}
+
+/// Whether a database's error code (a PostgreSQL SQLSTATE, or an SQLite result code) says the
+/// failure will pass.
+pub fn is_transient_code(code: &str) -> bool {
+    // A SQLSTATE has five characters, an SQLite code at most four digits. Without telling them
+    // apart, PostgreSQL's 22021 (a NUL in text) read as SQLite's 0x5605, whose low byte is BUSY:
+    // a refused value retried for ever.
+    if code.len() == 5 {
+        return is_transient_sqlstate(code);
     }
     // SQLite result codes (extended codes keep the primary code in the low byte): BUSY, LOCKED,
-    // IOERR, FULL, CANTOPEN.
+    // IOERR, FULL, CANTOPEN. CONSTRAINT (19), TOOBIG (18), MISMATCH (20), RANGE (25) and the
+    // generic ERROR (1, "too many SQL variables") are not.
     code.parse::<u32>()
         .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 10 | 13 | 14))
+}
+
+fn is_transient_sqlstate(code: &str) -> bool {
+    // PostgreSQL SQLSTATE: connection exceptions, serialization failures and deadlocks,
+    // insufficient resources (disk full, out of memory, too many connections), operator
+    // intervention (shutdown, statement timeout, a cancelled query), lock not available.
+    // Integrity (23), data exceptions (22), syntax and access (42), program limits (54) are not.
+    const POSTGRES: [&str; 7] = ["08", "40001", "40P01", "53", "57P", "57014", "55P03"];
+    POSTGRES.iter().any(|prefix| code.starts_with(prefix))
 }
 
 /// Sleeps unless stopped first; `false` when stopped.
@@ -87,6 +107,37 @@ mod tests {
             classify(sqlx::Error::RowNotFound),
             AttemptError::Permanent(_)
         ));
+    }
+
+    #[test]
+    fn a_statement_over_the_parameter_limit_is_permanent_and_a_broken_stream_is_not() {
+        let too_long = "PgConnection::run(): too many arguments for query: 70000";
+        assert!(matches!(
+            classify(sqlx::Error::Protocol(too_long.to_owned())),
+            AttemptError::Permanent(_)
+        ));
+        assert!(matches!(
+            classify(sqlx::Error::Protocol("unexpected message".to_owned())),
+            AttemptError::Transient(_)
+        ));
+    }
+
+    #[test]
+    fn refused_values_are_permanent_and_an_unavailable_database_is_transient() {
+        // PostgreSQL: unique and not-null violations, a string with NUL, a value out of range,
+        // an index row too large; SQLite: constraint (primary and extended), too big, mismatch.
+        for permanent in [
+            "23505", "23502", "22021", "22003", "54000", "42P01", "19", "2067", "18", "20", "1",
+        ] {
+            assert!(!is_transient_code(permanent), "{permanent}");
+        }
+        // PostgreSQL: connection failure, serialization failure, deadlock, too many connections,
+        // disk full, admin shutdown, statement timeout; SQLite: busy, locked, busy snapshot.
+        for transient in [
+            "08006", "40001", "40P01", "53300", "53100", "57P01", "57014", "5", "6", "517",
+        ] {
+            assert!(is_transient_code(transient), "{transient}");
+        }
     }
 
     #[test]
