@@ -11,6 +11,7 @@
 //! - [`db`]: connection, migrations and queries (SQLite or PostgreSQL).
 //! - [`events`]: the outbox relay that publishes to Kafka, and the health check behind `/ready`.
 //! - [`http`]: the REST API.
+//! - [`retention`]: published outbox rows pruned after the configured retention.
 //! - [`startup`]: wires it together: [`Application`].
 //! - [`telemetry`]: logging and signal handling.
 
@@ -19,6 +20,7 @@ pub mod db;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod retention;
 pub mod startup;
 pub mod telemetry;
 

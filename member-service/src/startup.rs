@@ -14,6 +14,7 @@ use crate::{
         create_producer,
     },
     http::{self, AppState},
+    retention::Retention,
 };
 
 pub struct Application {
@@ -21,6 +22,7 @@ pub struct Application {
     state: AppState,
     relay: Relay,
     health_monitor: HealthMonitor,
+    retention: Retention,
     shutdown: CancellationToken,
 }
 
@@ -59,6 +61,7 @@ impl Application {
             BrokerProbe::new(producer, config.member_events_topic),
             health.clone(),
         );
+        let retention = Retention::new(pool.clone(), config.outbox_retention);
         let state = AppState {
             pool,
             outbox_signal,
@@ -70,6 +73,7 @@ impl Application {
             state,
             relay,
             health_monitor,
+            retention,
             shutdown: CancellationToken::new(),
         })
     }
@@ -108,9 +112,10 @@ impl Application {
             self.shutdown.cancel();
             served
         };
-        let ((), (), served) = tokio::join!(
+        let ((), (), (), served) = tokio::join!(
             self.relay.run(self.shutdown.clone()),
             self.health_monitor.run(self.shutdown.clone()),
+            self.retention.run(self.shutdown.clone()),
             server
         );
         served?;

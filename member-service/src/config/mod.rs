@@ -59,6 +59,11 @@ pub struct Config {
     #[arg(long, env = "RELAY_BATCH_SIZE", default_value_t = 256)]
     pub relay_batch_size: u32,
 
+    /// Published outbox rows are deleted once this many hours old. Keep it longer than the
+    /// member-events topic's retention (default 14 days, twice Kafka's default of 7).
+    #[arg(long = "outbox-retention-hours", env = "OUTBOX_RETENTION_HOURS", default_value = "336", value_parser = crate::retention::parse_hours)]
+    pub outbox_retention: Duration,
+
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }

@@ -22,6 +22,7 @@ pub mod members;
 pub mod outbox;
 pub mod placeholders;
 pub mod relay_lock;
+pub mod retention;
 pub mod time;
 
 use std::str::FromStr;

@@ -8,3 +8,4 @@ mod members;
 mod openapi;
 mod openapi_checks;
 mod readiness;
+mod retention;
