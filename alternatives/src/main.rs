@@ -22,14 +22,26 @@ async fn main() -> anyhow::Result<()> {
         (None, Some(_)) => "SQLite + Kafka",
         (None, None) => "SQLite + embedded broker",
     };
+    // The machine is shared (CI, other builds): its load beside the figures says how quiet it was.
+    let load_before = load_average();
     let results = run(&plan).await?;
     report::write_csv(&results, &plan.output)?;
     plot::draw(&results, &plan, &plan.output.join("outage.png"))?;
     print!("{}", report::table(&results, &plan, backend));
     println!(
-        "CSV and plot: {} (run took {:.0} s)",
+        "CSV and plot: {} (run took {:.0} s; load average {} before, {} after)",
         plan.output.display(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        load_before,
+        load_average(),
     );
     Ok(())
+}
+
+/// The 1-minute load average, from `/proc/loadavg`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "n/a".to_owned())
 }

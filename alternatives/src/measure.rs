@@ -227,7 +227,7 @@ mod tests {
     }
 
     #[test]
-    fn this_process_has_used_some_cpu() {
+    fn the_process_cpu_time_is_read_from_proc() {
         let seconds = process_cpu_seconds().expect("/proc/self/stat on Linux");
         assert!(seconds >= 0.0);
     }
