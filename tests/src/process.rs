@@ -69,6 +69,16 @@ impl ChildProcess {
         assert!(status.success(), "{} exited with {status}", self.name);
     }
 
+    /// Waits up to `limit` for the process to end by itself; its status and its log.
+    pub async fn exit_within(mut self, limit: Duration) -> (std::process::ExitStatus, String) {
+        let status = tokio::time::timeout(limit, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} still running after {limit:?}", self.name))
+            .expect("child status");
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        (status, log)
+    }
+
     /// Fails the test if the process has exited, showing the end of its log.
     pub fn assert_running(&mut self) {
         if let Ok(Some(status)) = self.child.try_wait() {

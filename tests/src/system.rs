@@ -210,6 +210,22 @@ impl TestSystem {
         });
     }
 
+    /// Waits up to `limit` for reservation-service's process (`start_reservation_process`) to
+    /// end by itself; its exit status and its log.
+    pub async fn reservation_process_exit(
+        &mut self,
+        limit: Duration,
+    ) -> (std::process::ExitStatus, String) {
+        let service = self
+            .reservation
+            .take()
+            .expect("reservation-service is running");
+        match service.runner {
+            Runner::Process(process) => process.exit_within(limit).await,
+            Runner::Task { .. } => panic!("reservation-service runs as a task, not a process"),
+        }
+    }
+
     /// Kills reservation-service without a graceful stop (`kill -9` when it is a process).
     pub async fn kill_reservation_service(&mut self) {
         self.reservation
