@@ -42,7 +42,11 @@ pub struct PhaseLoad {
 }
 
 pub async fn run(plan: &Plan) -> anyhow::Result<Vec<WayResult>> {
+    // The product's member-service wants a token; the alternatives' own servers ignore it.
     let http = reqwest::Client::builder()
+        .default_headers(system_tests::auth::authorization(
+            &system_tests::auth::staff_token(),
+        ))
         .timeout(Duration::from_secs(30))
         .build()?;
     let mut results = Vec::new();

@@ -6,7 +6,7 @@ use std::{path::PathBuf, time::Duration};
 
 use event_schema::Topic;
 use sqlx::{AnyPool, Connection, Executor, PgConnection};
-use system_tests::{backends::TestDatabases, process::reservation_service_arguments};
+use system_tests::{auth, backends::TestDatabases, process::reservation_service_arguments};
 use tempfile::TempDir;
 use url::Url;
 use uuid::Uuid;
@@ -62,7 +62,9 @@ impl BenchSystem {
             path: logs.display().to_string(),
             source,
         })?;
+        // The services verify the test harness's tokens; every request sends a staff one.
         let http = reqwest::Client::builder()
+            .default_headers(auth::authorization(&auth::staff_token()))
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(BenchError::http("the HTTP client"))?;
@@ -113,7 +115,7 @@ impl BenchSystem {
         let reservation_database_url = databases.create("reservations").await;
         // The settings the system-tests harness gives its services.
         let member_address = free_address()?;
-        let member_arguments = vec![
+        let mut member_arguments = vec![
             format!("--listen-address={member_address}"),
             format!("--database-url={member_database_url}"),
             format!("--kafka-bootstrap-servers={bootstrap_servers}"),
@@ -121,6 +123,11 @@ impl BenchSystem {
             "--kafka-message-timeout-ms=5000".to_owned(),
             format!("--kafka-idempotence={external_kafka}"),
         ];
+        member_arguments.extend(
+            auth::service_settings()
+                .into_iter()
+                .map(|(setting, value)| format!("--{setting}={value}")),
+        );
         let reservation_config = reservation_service::Config::from_pairs([
             ("database-url", reservation_database_url.clone()),
             ("kafka-bootstrap-servers", bootstrap_servers.clone()),

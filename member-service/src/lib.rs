@@ -6,6 +6,7 @@
 //! committed, and none is lost while the broker is down.
 //!
 //! Layout:
+//! - [`auth`]: bearer tokens: keys, verification, scopes.
 //! - [`config`]: settings from the environment.
 //! - [`domain`]: members and the rules for registering them.
 //! - [`db`]: connection, migrations and queries (SQLite or PostgreSQL).
@@ -15,6 +16,7 @@
 //! - [`startup`]: wires it together: [`Application`].
 //! - [`telemetry`]: logging and signal handling.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;

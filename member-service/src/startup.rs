@@ -1,6 +1,8 @@
 //! Wiring: database, producer, relay, health check and HTTP server, stopped together by one
 //! token.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use sqlx::AnyPool;
 use tokio::net::TcpListener;
@@ -8,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     Config,
+    auth::Verifier,
     db::{self, relay_lock::OutboxAccess},
     events::{
         BrokerProbe, Health, HealthMonitor, OutboxSignal, ProducerSettings, Relay, RelaySettings,
@@ -67,6 +70,9 @@ impl Application {
             outbox_signal,
             health,
             relay: relay.leadership(),
+            verifier: Arc::new(
+                Verifier::from_settings(&config.auth).context("cannot load the token key")?,
+            ),
         };
         Ok(Self {
             listener,

@@ -6,6 +6,7 @@
 //! offset committed. Events it cannot decode are parked in a dead-letter topic.
 //!
 //! Layout:
+//! - [`auth`]: bearer tokens: keys, verification, scopes.
 //! - [`config`]: settings from the environment.
 //! - [`domain`]: reservations, their rules, and the consumer's rules for a batch of member
 //!   events (`domain/batch.rs`).
@@ -19,6 +20,7 @@
 //! - [`startup`]: wires it together: [`Application`].
 //! - [`telemetry`]: logging and signal handling.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     Config,
+    auth::Verifier,
     db::{self, changes::ChangeSignal},
     events::{
         ConsumerHealth, ConsumerSettings, ConsumerStats, DeadLetterQueue, HealthMonitor,
@@ -89,6 +90,9 @@ impl Application {
             stats,
             health,
             updates: UpdateStreams::new(changes, config.sse_max_streams, shutdown.clone()),
+            verifier: Arc::new(
+                Verifier::from_settings(&config.auth).context("cannot load the token key")?,
+            ),
         };
         Ok(Self {
             listener,

@@ -8,7 +8,7 @@
 //   cargo build -p stack && node tests/browser/live_page.mjs [--screenshot docs/live-view.png]
 //
 // The stack binary is $STACK_BINARY, or $CARGO_TARGET_DIR/debug/stack (default target/debug).
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -65,6 +65,7 @@ class Stack {
       "--member-address", `127.0.0.1:${ports.member}`,
       "--reservation-address", `127.0.0.1:${ports.reservation}`,
     ];
+    this.dataDirectory = dataDirectory;
     this.memberUrl = `http://127.0.0.1:${ports.member}`;
     this.reservationUrl = `http://127.0.0.1:${ports.reservation}`;
     this.log = createWriteStream(logPath, { flags: "a" });
@@ -85,6 +86,13 @@ class Stack {
     });
   }
 
+  /// A token the stack's services accept, from `stack token` (the data directory's secret).
+  token(...holder) {
+    const minted = spawnSync(stackBinary, ["token", "--data-dir", this.dataDirectory, ...holder], { encoding: "utf8" });
+    if (minted.status !== 0) throw new Error(`stack token ${holder.join(" ")}: ${minted.stderr}`);
+    return minted.stdout.trim();
+  }
+
   /// SIGTERM, as Ctrl-C: the services stop cleanly and the update streams end.
   async stop() {
     if (!this.process || this.process.exitCode !== null) return;
@@ -101,10 +109,16 @@ class Stack {
   }
 }
 
+/// The staff token every API call below sends (set once the stack is up).
+let staffToken;
+
 async function json(url, method, body) {
   const response = await fetch(url, {
     method,
-    headers: body ? { "content-type": "application/json" } : {},
+    headers: {
+      authorization: `Bearer ${staffToken}`,
+      ...(body ? { "content-type": "application/json" } : {}),
+    },
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await response.text();
@@ -128,7 +142,10 @@ async function reserve(stack, memberId, resource) {
 }
 
 async function deleteMember(stack, memberId) {
-  const response = await fetch(`${stack.memberUrl}/members/${memberId}`, { method: "DELETE" });
+  const response = await fetch(`${stack.memberUrl}/members/${memberId}`, {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${staffToken}` },
+  });
   if (response.status !== 204) throw new Error(`deleting ${memberId}: ${response.status}`);
 }
 
@@ -170,6 +187,7 @@ async function main() {
   try {
     step(`starting the stack (${stackBinary}), log in ${stack.logPath}`);
     await stack.start();
+    staffToken = stack.token("--staff");
 
     browser = await chromium.launchPersistentContext(join(scratch, "chromium-profile"), {
       executablePath: CHROMIUM,
@@ -187,8 +205,14 @@ async function main() {
       if (new URL(request.url()).pathname === "/updates") streamRequests.push(request.allHeaders());
     });
     page.on("pageerror", (error) => { throw error; });
+    // Without a token the page asks for one; with it in the fragment it connects, and takes
+    // the token out of the address bar.
     await page.goto(`${stack.reservationUrl}/`);
+    await eventually("the page to ask for a token", async () => (await page.textContent("#connection")) === "no token");
+    await page.goto("about:blank");
+    await page.goto(`${stack.reservationUrl}/#access_token=${staffToken}`);
     await eventually("the page to connect", async () => (await page.textContent("#connection")) === "live");
+    if (page.url().includes("access_token")) throw new Error(`the token stayed in the address: ${page.url()}`);
     // Gone if the page is ever reloaded.
     await page.evaluate(() => { window.loadedOnce = true; });
     step(`page open at ${stack.reservationUrl}/`);

@@ -7,6 +7,7 @@
 //! script taking `stop`/`start`, to take it down in the outage tests).
 //!
 //! - [`audit`]: the invariants checked in both databases after a fault.
+//! - [`auth`]: the tokens: the services verify the harness's, and its client sends a staff one.
 //! - [`backends`]: the broker and the databases.
 //! - [`faults`]: the faults the failure-injection suite and the chaos run inject.
 //! - [`process`]: services as child processes, for `kill -9`.
@@ -15,6 +16,7 @@
 //! - [`eventually`]: waiting for eventually consistent outcomes with a deadline.
 
 pub mod audit;
+pub mod auth;
 pub mod backends;
 pub mod dead_letters;
 pub mod faults;

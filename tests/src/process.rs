@@ -152,6 +152,9 @@ pub fn reservation_service_arguments(
             config.kafka_session_timeout.as_millis()
         ),
     ];
+    for (setting, value) in crate::auth::service_settings() {
+        arguments.push(format!("--{setting}={value}"));
+    }
     if let Some(instance) = &config.kafka_group_instance_id {
         arguments.push(format!("--kafka-group-instance-id={instance}"));
     }

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
+    auth,
     backends::{TestBroker, TestDatabases},
     eventually,
     process::{ChildProcess, free_address, reservation_service_arguments, wait_until_answering},
@@ -72,6 +73,7 @@ impl RunningService {
 pub struct TestSystem {
     pub broker: TestBroker,
     pub databases: TestDatabases,
+    /// Sends a staff token (every scope, any member) on every request: see [`auth`] for others.
     pub http: reqwest::Client,
     pub member: RunningService,
     pub reservation: Option<RunningService>,
@@ -104,35 +106,43 @@ impl TestSystem {
         )
         .await
         .expect("topics are created");
-        let member_config = member_service::Config::from_pairs([
-            ("listen-address", "127.0.0.1:0".to_owned()),
-            ("database-url", databases.create("members").await),
-            ("kafka-bootstrap-servers", broker.bootstrap_servers()),
-            ("member-events-topic", topic.clone()),
-            ("kafka-message-timeout-ms", "5000".to_owned()),
-            (
-                "kafka-idempotence",
-                broker.supports_idempotence().to_string(),
-            ),
-        ])
+        let member_config = member_service::Config::from_pairs(
+            [
+                ("listen-address", "127.0.0.1:0".to_owned()),
+                ("database-url", databases.create("members").await),
+                ("kafka-bootstrap-servers", broker.bootstrap_servers()),
+                ("member-events-topic", topic.clone()),
+                ("kafka-message-timeout-ms", "5000".to_owned()),
+                (
+                    "kafka-idempotence",
+                    broker.supports_idempotence().to_string(),
+                ),
+            ]
+            .into_iter()
+            .chain(auth::service_settings()),
+        )
         .expect("member-service config");
-        let reservation_config = reservation_service::Config::from_pairs([
-            ("listen-address", "127.0.0.1:0".to_owned()),
-            ("database-url", databases.create("reservations").await),
-            ("kafka-bootstrap-servers", broker.bootstrap_servers()),
-            ("member-events-topic", topic.clone()),
-            ("dead-letter-topic", dead_letter_topic.clone()),
-            ("consumer-group", format!("reservation-service-{unique}")),
-            (
-                "kafka-fetch-wait-max-ms",
-                broker.fetch_wait_max_ms().to_string(),
-            ),
-            ("kafka-commit-interval-ms", "200".to_owned()),
-            (
-                "kafka-idempotence",
-                broker.supports_idempotence().to_string(),
-            ),
-        ])
+        let reservation_config = reservation_service::Config::from_pairs(
+            [
+                ("listen-address", "127.0.0.1:0".to_owned()),
+                ("database-url", databases.create("reservations").await),
+                ("kafka-bootstrap-servers", broker.bootstrap_servers()),
+                ("member-events-topic", topic.clone()),
+                ("dead-letter-topic", dead_letter_topic.clone()),
+                ("consumer-group", format!("reservation-service-{unique}")),
+                (
+                    "kafka-fetch-wait-max-ms",
+                    broker.fetch_wait_max_ms().to_string(),
+                ),
+                ("kafka-commit-interval-ms", "200".to_owned()),
+                (
+                    "kafka-idempotence",
+                    broker.supports_idempotence().to_string(),
+                ),
+            ]
+            .into_iter()
+            .chain(auth::service_settings()),
+        )
         .expect("reservation-service config");
         eprintln!(
             "test system: {} databases, {}",
@@ -143,11 +153,8 @@ impl TestSystem {
         let mut system = Self {
             broker,
             databases,
-            // A request that hangs fails the test instead of hanging it.
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("HTTP client"),
+            // A staff token on every request; a request that hangs fails the test.
+            http: auth::staff_client(),
             member,
             reservation: None,
             topic,

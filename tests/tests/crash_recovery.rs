@@ -20,7 +20,7 @@ use sqlx::AnyPool;
 use system_tests::{
     TestSystem,
     audit::Audit,
-    eventually, faults,
+    auth, eventually, faults,
     process::{ChildProcess, free_address, wait_until_answering},
     system::DEADLINE,
 };
@@ -151,7 +151,11 @@ async fn sqlite_pool(path: &Path) -> AnyPool {
 async fn the_local_stack_resumes_on_its_own_after_kill_9() {
     let data = tempfile::tempdir().expect("data directory");
     let addresses = [free_address(), free_address(), free_address()];
+    // The stack signs with the data directory's secret: the harness's, written before it starts.
+    std::fs::write(data.path().join(stack::tokens::SECRET_FILE), auth::SECRET)
+        .expect("token secret");
     let http = reqwest::Client::builder()
+        .default_headers(auth::authorization(&auth::staff_token()))
         .timeout(Duration::from_secs(10))
         .build()
         .expect("HTTP client");

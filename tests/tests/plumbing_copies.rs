@@ -7,6 +7,12 @@ use std::path::{Path, PathBuf};
 /// Paths under each service's folder.
 const COPIES: &[&str] = &[
     "src/http/problem.rs",
+    "src/http/authentication.rs",
+    "src/auth/mod.rs",
+    "src/auth/keys.rs",
+    "src/auth/scope.rs",
+    "src/auth/tokens.rs",
+    "src/auth/tokens_tests.rs",
     "src/domain/validation.rs",
     "src/telemetry.rs",
     "src/config/environment.rs",

@@ -3,10 +3,16 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
-use crate::{EmbeddedBroker, create_topics, tail::TailSettings, walkthrough::walkthrough};
+use crate::{
+    EmbeddedBroker, create_topics,
+    tail::TailSettings,
+    tokens::{self, Holder},
+    walkthrough::walkthrough,
+};
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 use event_schema::{ConsumerGroup, Topic};
+use member_service::auth::Scope;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -37,7 +43,8 @@ Service settings:
     CONSUMER_MAX_IN_FLIGHT=64 KAFKA_SESSION_TIMEOUT_MS=6000 RUST_LOG=debug cargo run -p stack
   The stack sets these itself: the listen addresses and DATABASE_URL (from the options above),
   KAFKA_BOOTSTRAP_SERVERS (the embedded broker), KAFKA_IDEMPOTENCE=false and
-  KAFKA_FETCH_WAIT_MAX_MS=5 (what the embedded broker needs).";
+  KAFKA_FETCH_WAIT_MAX_MS=5 (what the embedded broker needs), and AUTH_HS256_SECRET and
+  AUTH_ISSUER (the development secret in the data directory, which `stack token` signs with).";
 
 #[derive(Subcommand)]
 enum Command {
@@ -46,6 +53,52 @@ enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Print a bearer token the local run's services accept (signed with the data directory's
+    /// development secret): `--staff`, `--member ID`, or `--subject` with `--scope`s.
+    Token(TokenArguments),
+}
+
+#[derive(clap::Args)]
+#[group(id = "holder", required = true, multiple = false)]
+struct TokenArguments {
+    /// Every scope, acting for anyone.
+    #[arg(long, group = "holder")]
+    staff: bool,
+    /// Acts for this member only: members:read/write and reservations:read/write.
+    #[arg(long, group = "holder")]
+    member: Option<uuid::Uuid>,
+    /// Any subject, with the scopes given by `--scope`.
+    #[arg(long, group = "holder", requires = "scope")]
+    subject: Option<String>,
+    /// members:read, members:write, reservations:read, reservations:write, operator or staff.
+    #[arg(long, value_parser = parse_scope)]
+    scope: Vec<Scope>,
+    /// How long the token is valid, in hours.
+    #[arg(long, default_value_t = 12)]
+    hours: u64,
+}
+
+fn parse_scope(text: &str) -> Result<Scope, String> {
+    Scope::parse(text).ok_or_else(|| {
+        let known: Vec<&str> = Scope::ALL.iter().map(|scope| scope.as_str()).collect();
+        format!("not a scope; one of {}", known.join(", "))
+    })
+}
+
+fn print_token(data_dir: &std::path::Path, arguments: TokenArguments) -> anyhow::Result<()> {
+    let holder = match (arguments.staff, arguments.member, arguments.subject) {
+        (true, _, _) => Holder::Staff,
+        (_, Some(member_id), _) => Holder::Member(member_id),
+        (_, _, Some(subject)) => Holder::Custom {
+            subject,
+            scopes: arguments.scope,
+        },
+        _ => anyhow::bail!("say who the token is for: --staff, --member ID or --subject"),
+    };
+    let secret = tokens::development_secret(data_dir)?;
+    let lifetime = std::time::Duration::from_secs(arguments.hours.saturating_mul(3600));
+    println!("{}", tokens::mint(&secret, &holder, lifetime)?);
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -93,28 +146,32 @@ fn warn_about_unrecognised_variables() {
 #[tokio::main]
 pub async fn main() -> anyhow::Result<()> {
     let arguments = Arguments::parse();
-    init_logging();
-    if let Some(Command::Events {
-        command:
-            EventsCommand::Tail {
+    match arguments.command {
+        Some(Command::Token(token)) => return print_token(&arguments.data_dir, token),
+        Some(Command::Events {
+            command:
+                EventsCommand::Tail {
+                    bootstrap_servers,
+                    topic,
+                    group,
+                },
+        }) => {
+            init_logging();
+            return tail(TailSettings {
                 bootstrap_servers,
                 topic,
                 group,
-            },
-    }) = arguments.command
-    {
-        return tail(TailSettings {
-            bootstrap_servers,
-            topic,
-            group,
-            fetch_wait_max_ms: 5,
-        })
-        .await;
+                fetch_wait_max_ms: 5,
+            })
+            .await;
+        }
+        None => init_logging(),
     }
     warn_about_unrecognised_variables();
     std::fs::create_dir_all(&arguments.data_dir)
         .with_context(|| format!("cannot create {}", arguments.data_dir.display()))?;
     let data_dir = std::path::absolute(&arguments.data_dir)?;
+    let secret = tokens::development_secret(&data_dir)?;
 
     let broker = EmbeddedBroker::start(arguments.broker_address, &data_dir.join("broker"))
         .await
@@ -133,29 +190,37 @@ pub async fn main() -> anyhow::Result<()> {
     .await
     .context("cannot create topics")?;
 
-    let member = member_service::Application::build(member_service::Config::from_pairs([
-        ("listen-address", arguments.member_address.to_string()),
-        (
-            "database-url",
-            format!("sqlite://{}", data_dir.join("members.db").display()),
-        ),
-        ("kafka-bootstrap-servers", bootstrap_servers.clone()),
-        // tansu 0.6's idempotent-producer check fails after reconnects.
-        ("kafka-idempotence", "false".to_owned()),
-    ])?)
-    .await?;
-    let reservation =
-        reservation_service::Application::build(reservation_service::Config::from_pairs([
-            ("listen-address", arguments.reservation_address.to_string()),
+    let member = member_service::Application::build(member_service::Config::from_pairs(
+        [
+            ("listen-address", arguments.member_address.to_string()),
             (
                 "database-url",
-                format!("sqlite://{}", data_dir.join("reservations.db").display()),
+                format!("sqlite://{}", data_dir.join("members.db").display()),
             ),
             ("kafka-bootstrap-servers", bootstrap_servers.clone()),
-            // The embedded broker answers a fetch only when this runs out.
-            ("kafka-fetch-wait-max-ms", "5".to_owned()),
+            // tansu 0.6's idempotent-producer check fails after reconnects.
             ("kafka-idempotence", "false".to_owned()),
-        ])?)
+        ]
+        .into_iter()
+        .chain(tokens::service_settings(&secret)),
+    )?)
+    .await?;
+    let reservation =
+        reservation_service::Application::build(reservation_service::Config::from_pairs(
+            [
+                ("listen-address", arguments.reservation_address.to_string()),
+                (
+                    "database-url",
+                    format!("sqlite://{}", data_dir.join("reservations.db").display()),
+                ),
+                ("kafka-bootstrap-servers", bootstrap_servers.clone()),
+                // The embedded broker answers a fetch only when this runs out.
+                ("kafka-fetch-wait-max-ms", "5".to_owned()),
+                ("kafka-idempotence", "false".to_owned()),
+            ]
+            .into_iter()
+            .chain(tokens::service_settings(&secret)),
+        )?)
         .await?;
 
     let shutdown = CancellationToken::new();
@@ -169,6 +234,19 @@ pub async fn main() -> anyhow::Result<()> {
     println!(
         "Kafka-compatible broker: {bootstrap_servers} (data in {})",
         data_dir.display()
+    );
+    let staff_token = tokens::mint(&secret, &Holder::Staff, tokens::DEFAULT_LIFETIME)?;
+    let example_member = uuid::Uuid::now_v7();
+    let member_token = tokens::mint(
+        &secret,
+        &Holder::Member(example_member),
+        tokens::DEFAULT_LIFETIME,
+    )?;
+    println!(
+        "Tokens (valid 12 h; signed with the development secret in {}; more with `cargo run -p stack -- token`):\n  \
+         staff (every scope, any member): {staff_token}\n  \
+         member {example_member} only:  {member_token}",
+        data_dir.join(tokens::SECRET_FILE).display()
     );
     println!("{}", walkthrough(&member_url, &reservation_url));
 

@@ -9,6 +9,8 @@ use clap::Parser;
 use event_schema::Topic;
 use secrecy::SecretString;
 
+use crate::auth::AuthSettings;
+
 pub use environment::LogFormat;
 use environment::{parse_milliseconds, parse_secret};
 
@@ -66,6 +68,10 @@ pub struct Config {
 
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Who may call the API: the key bearer tokens are verified with, their issuer and audience.
+    #[command(flatten)]
+    pub auth: AuthSettings,
 }
 
 impl Config {
@@ -95,6 +101,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::{KeyError, Verifier};
 
     #[test]
     fn environment_variables_map_to_settings() {
@@ -124,6 +131,23 @@ mod tests {
             Config::unrecognised_variables(names.map(String::from)),
             ["MEMBER_SERVICE_ADRESS", "KAFKA_BOOTSTRAP_SERVER"]
         );
+    }
+
+    #[test]
+    fn the_service_does_not_start_without_exactly_one_token_key() {
+        let secret = ("AUTH_HS256_SECRET", "a-development-secret-of-32-bytes!");
+        let none = Config::from_environment([]).expect("the settings parse without a key");
+        assert!(matches!(
+            Verifier::from_settings(&none.auth),
+            Err(KeyError::Missing)
+        ));
+        assert_eq!(none.auth.auth_audience, env!("CARGO_PKG_NAME"));
+        assert!(Config::from_environment([("AUTH_HS256_SECRET", "short")]).is_err());
+        assert!(
+            Config::from_environment([secret, ("AUTH_PUBLIC_KEY_FILE", "/etc/key.pem")]).is_err(),
+            "two keys"
+        );
+        assert!(Config::from_environment([secret, ("AUTH_LEEWAY_SECONDS", "301")]).is_err());
     }
 
     #[test]

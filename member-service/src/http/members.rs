@@ -17,6 +17,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{ApiError, AppState, problem::Problem};
+use crate::auth::{Caller, Scope};
 use crate::{
     db::{self, members::InsertError},
     domain::{Member, NewMember},
@@ -116,11 +117,13 @@ fn bad_id_example() -> serde_json::Value {
     )
 }
 
-/// Registers a member and publishes `members.member_registered.v1` through the outbox.
+/// Registers a member and publishes `members.member_registered.v1` through the outbox. Staff
+/// only.
 #[utoipa::path(
     post,
     path = "/members",
     tag = "members",
+    security(("bearer" = ["members:write", "staff"])),
     request_body = RegisterRequest,
     responses(
         (status = CREATED, description = "Registered", body = MemberResponse),
@@ -140,9 +143,11 @@ fn bad_id_example() -> serde_json::Value {
     )
 )]
 async fn register_member(
+    caller: Caller,
     State(state): State<AppState>,
     payload: Result<Json<RegisterRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<MemberResponse>), ApiError> {
+    caller.require_staff(Scope::MembersWrite)?;
     let Json(request) = payload?;
     let new_member =
         NewMember::parse(&request.name, &request.email).map_err(ApiError::Validation)?;
@@ -172,11 +177,13 @@ async fn register_member(
     Ok((StatusCode::CREATED, Json(member.into())))
 }
 
-/// A member, unless it was deleted: deletion erases its name and email.
+/// A member, unless it was deleted: deletion erases its name and email. A member's token reads
+/// only its own member; staff reads any.
 #[utoipa::path(
     get,
     path = "/members/{id}",
     tag = "members",
+    security(("bearer" = ["members:read"])),
     params(("id" = Uuid, Path, description = "The member's id")),
     responses(
         (status = OK, description = "The member", body = MemberResponse),
@@ -190,10 +197,12 @@ async fn register_member(
     )
 )]
 async fn get_member(
+    caller: Caller,
     State(state): State<AppState>,
     id: Result<Path<Uuid>, PathRejection>,
 ) -> Result<Json<MemberResponse>, ApiError> {
     let Path(id) = id?;
+    caller.require_for_member(Scope::MembersRead, id)?;
     let mut connection = state.pool.acquire().await.map_err(ApiError::internal)?;
     db::members::find(&mut connection, id)
         .await
@@ -203,10 +212,12 @@ async fn get_member(
 }
 
 /// Members in registration order, a page at a time: follow `next_cursor` until it is absent.
+/// Staff only.
 #[utoipa::path(
     get,
     path = "/members",
     tag = "members",
+    security(("bearer" = ["members:read", "staff"])),
     params(PageQuery),
     responses(
         (status = OK, description = "One page of members", body = MemberPage),
@@ -219,9 +230,11 @@ async fn get_member(
     )
 )]
 async fn list_members(
+    caller: Caller,
     State(state): State<AppState>,
     query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<MemberPage>, ApiError> {
+    caller.require_staff(Scope::MembersRead)?;
     let Query(query) = query?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
@@ -250,11 +263,13 @@ async fn list_members(
 }
 
 /// Deletes a member: erases its name and email and publishes `members.member_deleted.v1`, upon
-/// which reservation-service cancels the member's reservations.
+/// which reservation-service cancels the member's reservations. A member's token deletes only
+/// its own member (erasure on request); staff deletes any.
 #[utoipa::path(
     delete,
     path = "/members/{id}",
     tag = "members",
+    security(("bearer" = ["members:write"])),
     params(("id" = Uuid, Path, description = "The member's id")),
     responses(
         (status = NO_CONTENT, description = "Deleted; the event is in the outbox"),
@@ -268,10 +283,12 @@ async fn list_members(
     )
 )]
 async fn delete_member(
+    caller: Caller,
     State(state): State<AppState>,
     id: Result<Path<Uuid>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Path(id) = id?;
+    caller.require_for_member(Scope::MembersWrite, id)?;
     let mut transaction = state.pool.begin().await.map_err(ApiError::internal)?;
     let new_version = db::members::delete(&mut transaction, id)
         .await

@@ -2,17 +2,23 @@
 //! map errors to RFC 9457 problem responses. Each handler's `#[utoipa::path]` describes it in the
 //! OpenAPI document (`openapi`), served at `/openapi.json` and shown at `/docs`.
 
+mod authentication;
 mod health;
 mod members;
 pub mod openapi;
 mod problem;
 
-use axum::Router;
+use std::sync::Arc;
+
+use axum::{Router, extract::FromRef};
 use sqlx::AnyPool;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::events::{Health, OutboxSignal, RelayLeadership};
+use crate::{
+    auth::Verifier,
+    events::{Health, OutboxSignal, RelayLeadership},
+};
 pub use problem::ApiError;
 
 /// Everything the handlers use; none of it needs a broker, so tests build the router on a
@@ -24,22 +30,32 @@ pub struct AppState {
     /// What the background health check last found, for `/ready`.
     pub health: Health,
     pub relay: RelayLeadership,
+    /// Checks the bearer token of every API request.
+    pub verifier: Arc<Verifier>,
 }
 
 impl AppState {
     /// A state with no health check run yet (so not ready) and no relay leading.
-    pub fn new(pool: AnyPool) -> Self {
+    pub fn new(pool: AnyPool, verifier: Verifier) -> Self {
         Self {
             pool,
             outbox_signal: OutboxSignal::default(),
             health: Health::default(),
             relay: RelayLeadership::default(),
+            verifier: Arc::new(verifier),
         }
     }
 }
 
+impl FromRef<AppState> for Arc<Verifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}
+
 pub fn router(state: AppState) -> Router {
-    let (router, document) = api().split_for_parts();
+    let (router, mut document) = api().split_for_parts();
+    authentication::document_security(&mut document);
     router
         .merge(openapi::pages(document))
         .fallback(problem::not_found_fallback)
@@ -49,7 +65,9 @@ pub fn router(state: AppState) -> Router {
 
 /// The OpenAPI document of the API [`router`] serves, from the same handlers.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
+    let mut document = api().into_openapi();
+    authentication::document_security(&mut document);
+    document
 }
 
 /// Every API route, each adding its operation to the document as it is added to the router.

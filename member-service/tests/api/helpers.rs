@@ -2,9 +2,12 @@
 
 use axum::{
     body::Body,
-    http::{Method, Request, StatusCode, header::CONTENT_TYPE},
+    http::{
+        HeaderMap, HeaderValue, Method, Request, StatusCode,
+        header::{AUTHORIZATION, CONTENT_TYPE},
+    },
 };
-use member_service::{db, http};
+use member_service::{auth, db, http};
 use secrecy::SecretString;
 use serde_json::Value;
 use sqlx::{AnyPool, Connection, Executor, PgConnection};
@@ -19,6 +22,7 @@ pub struct TestApp {
 
 pub struct TestResponse {
     pub status: StatusCode,
+    pub headers: HeaderMap,
     pub content_type: Option<String>,
     pub body: Value,
 }
@@ -32,7 +36,7 @@ impl TestApp {
             .await
             .expect("member database");
         Self {
-            state: http::AppState::new(pool),
+            state: http::AppState::new(pool, verifier()),
             _directory: directory,
         }
     }
@@ -41,12 +45,24 @@ impl TestApp {
         &self.state.pool
     }
 
-    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+    /// Sends `request` with a staff token, unless it carries an `Authorization` header already.
+    pub async fn send(&self, mut request: Request<Body>) -> TestResponse {
+        if !request.headers().contains_key(AUTHORIZATION) {
+            request
+                .headers_mut()
+                .insert(AUTHORIZATION, bearer(&staff_token()));
+        }
+        self.send_as_is(request).await
+    }
+
+    /// Sends `request` exactly as it is: without a token unless it has one.
+    pub async fn send_as_is(&self, request: Request<Body>) -> TestResponse {
         let response = http::router(self.state.clone())
             .oneshot(request)
             .await
             .expect("the router answers every request");
         let status = response.status();
+        let headers = response.headers().clone();
         let content_type = response
             .headers()
             .get(CONTENT_TYPE)
@@ -62,6 +78,7 @@ impl TestApp {
         };
         TestResponse {
             status,
+            headers,
             content_type,
             body,
         }
@@ -139,6 +156,64 @@ async fn database_url(directory: &TempDir) -> String {
         .and_then(|address| address.rsplit_once('/'))
         .expect("TEST_DATABASE_URL is postgres://…/database");
     format!("{server_address}/{name}")
+}
+
+/// The secret the router's verifier checks tokens with (tests only).
+const TEST_SECRET: &str = "router-tests-hs256-secret-not-for-production";
+const TEST_ISSUER: &str = "router-tests";
+
+/// What the router verifies tokens with: [`token`]'s, for this service.
+pub fn verifier() -> auth::Verifier {
+    auth::Verifier::from_settings(&auth::AuthSettings {
+        key: auth::KeySource {
+            auth_hs256_secret: Some(SecretString::from(TEST_SECRET)),
+            auth_public_key_file: None,
+            auth_jwks_file: None,
+        },
+        auth_issuer: TEST_ISSUER.to_owned(),
+        auth_audience: env!("CARGO_PKG_NAME").to_owned(),
+        auth_leeway_seconds: 0,
+    })
+    .expect("a verifier")
+}
+
+/// A token for `subject` with `scopes` that the router accepts.
+pub fn token(subject: &str, scopes: &[auth::Scope]) -> String {
+    auth::mint_hs256(
+        TEST_SECRET.as_bytes(),
+        &auth::TokenRequest {
+            issuer: TEST_ISSUER.to_owned(),
+            audiences: vec![env!("CARGO_PKG_NAME").to_owned()],
+            subject: subject.to_owned(),
+            scopes: scopes.to_vec(),
+            lifetime: std::time::Duration::from_secs(3600),
+        },
+    )
+    .expect("a token")
+}
+
+/// Every scope, acting for anyone.
+pub fn staff_token() -> String {
+    token("staff", &auth::Scope::ALL)
+}
+
+/// A member's own token: every scope but staff and operator.
+pub fn member_token(member_id: Uuid) -> String {
+    use auth::Scope;
+    token(
+        &member_id.to_string(),
+        &[
+            Scope::MembersRead,
+            Scope::MembersWrite,
+            Scope::ReservationsRead,
+            Scope::ReservationsWrite,
+        ],
+    )
+}
+
+/// `Bearer <token>`, for an `Authorization` header.
+pub fn bearer(token: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("Bearer {token}")).expect("a header value")
 }
 
 fn request(method: Method, uri: &str, body: Body) -> Request<Body> {

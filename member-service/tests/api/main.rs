@@ -3,6 +3,7 @@
 //! the OpenAPI document against all of them.
 //! One binary, so the helpers are built and linked once.
 
+mod authorization;
 mod helpers;
 mod members;
 mod openapi;

@@ -14,7 +14,7 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 use crate::{
-    helpers::{TestApp, TestResponse},
+    helpers::{TestApp, TestResponse, token},
     openapi_checks::{self, DOCUMENTATION_ROUTES, Operation},
 };
 
@@ -145,6 +145,19 @@ async fn every_documented_status_is_one_the_handlers_return() {
     ]);
 
     let mut observed = BTreeSet::new();
+    let router = http::router(app.state.clone());
+    for (operation, (status, content_type, body)) in
+        openapi_checks::refusals(&router, &document, &token("nobody", &[])).await
+    {
+        openapi_checks::assert_documented(
+            &document,
+            &operation,
+            status,
+            content_type.as_deref(),
+            &body,
+        );
+        observed.insert((operation, status));
+    }
     for Observed {
         operation,
         response,

@@ -6,8 +6,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::AppState;
+use super::{ApiError, AppState};
 use crate::{
+    auth::{Caller, Scope},
     domain::NotReady,
     events::{PartitionLag, StatsSnapshot},
 };
@@ -141,13 +142,19 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
 }
 
 /// What the member-event consumer has done since start-up, and its lag per assigned partition.
+/// Operators only: the broker's own error text may appear in `lag_error`.
 #[utoipa::path(
     get,
     path = "/consumer",
     tag = "operations",
+    security(("bearer" = ["operator"])),
     responses((status = OK, description = "Counters, partitions and lag", body = ConsumerView))
 )]
-async fn consumer(State(state): State<AppState>) -> Json<ConsumerView> {
+async fn consumer(
+    caller: Caller,
+    State(state): State<AppState>,
+) -> Result<Json<ConsumerView>, ApiError> {
+    caller.require(Scope::Operator)?;
     let (lag, lag_error, assigned_partitions) = match &state.consumer {
         Some(probe) => match probe.lag().await {
             Ok(lag) => (lag, None, probe.assigned_partitions().await),
@@ -155,11 +162,11 @@ async fn consumer(State(state): State<AppState>) -> Json<ConsumerView> {
         },
         None => (Vec::new(), Some("no consumer".to_owned()), Vec::new()),
     };
-    Json(ConsumerView {
+    Ok(Json(ConsumerView {
         stats: state.stats.snapshot(),
         assigned_partitions,
         total_lag: lag.iter().map(|partition| partition.lag).sum(),
         lag,
         lag_error,
-    })
+    }))
 }

@@ -15,7 +15,10 @@ use super::{
     examples::{MEMBER_ID_EXAMPLE, bad_id_example, internal_example, problem_example},
     problem::Problem,
 };
-use crate::db;
+use crate::{
+    auth::{Caller, Scope},
+    db,
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_known_member))
@@ -33,11 +36,12 @@ struct KnownMemberResponse {
 }
 
 /// What this service knows of a member from the member events it applied: whether it may
-/// reserve, and the version it has seen.
+/// reserve, and the version it has seen. A member's token asks only about its own member.
 #[utoipa::path(
     get,
     path = "/known-members/{id}",
     tag = "member list",
+    security(("bearer" = ["reservations:read"])),
     params(("id" = Uuid, Path, description = "The member's id")),
     responses(
         (status = OK, description = "The member as the events left it", body = KnownMemberResponse),
@@ -51,10 +55,12 @@ struct KnownMemberResponse {
     )
 )]
 async fn get_known_member(
+    caller: Caller,
     State(state): State<AppState>,
     id: Result<Path<Uuid>, PathRejection>,
 ) -> Result<Json<KnownMemberResponse>, ApiError> {
     let Path(member_id) = id?;
+    caller.require_for_member(Scope::ReservationsRead, member_id)?;
     let mut connection = state.pool.acquire().await.map_err(ApiError::internal)?;
     let known = db::member_list::find(&mut connection, member_id)
         .await

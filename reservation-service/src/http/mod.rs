@@ -2,6 +2,7 @@
 //! map errors to RFC 9457 problem responses. Each handler's `#[utoipa::path]` describes it in the
 //! OpenAPI document (`openapi`), served at `/openapi.json` and shown at `/docs`.
 
+mod authentication;
 mod examples;
 mod health;
 mod known_members;
@@ -13,12 +14,15 @@ mod updates;
 
 use std::sync::Arc;
 
-use axum::Router;
+use axum::{Router, extract::FromRef};
 use sqlx::AnyPool;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::events::{ConsumerHealth, ConsumerProbe, ConsumerStats};
+use crate::{
+    auth::Verifier,
+    events::{ConsumerHealth, ConsumerProbe, ConsumerStats},
+};
 pub use problem::ApiError;
 pub use updates::UpdateStreams;
 
@@ -32,10 +36,19 @@ pub struct AppState {
     pub health: Arc<ConsumerHealth>,
     /// The `/updates` streams' commit signal, cap and shutdown.
     pub updates: UpdateStreams,
+    /// Checks the bearer token of every API request.
+    pub verifier: Arc<Verifier>,
+}
+
+impl FromRef<AppState> for Arc<Verifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
 }
 
 pub fn router(state: AppState) -> Router {
-    let (router, document) = api().split_for_parts();
+    let (router, mut document) = api().split_for_parts();
+    authentication::document_security(&mut document);
     router
         .merge(openapi::pages(document))
         .fallback(problem::not_found_fallback)
@@ -45,7 +58,9 @@ pub fn router(state: AppState) -> Router {
 
 /// The OpenAPI document of the API [`router`] serves, from the same handlers.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
+    let mut document = api().into_openapi();
+    authentication::document_security(&mut document);
+    document
 }
 
 /// Every API route, each adding its operation to the document as it is added to the router.

@@ -6,7 +6,7 @@
 use axum::{
     Json,
     extract::rejection::{JsonRejection, PathRejection, QueryRejection},
-    http::{StatusCode, Uri, header},
+    http::{HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -24,6 +24,15 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// 401: no token, or one that does not verify (`invalid_token` then, RFC 6750).
+    #[error("{detail}")]
+    Unauthorized { detail: String, invalid_token: bool },
+    /// 403: a valid token that does not allow this request; `scope` is the one it lacks.
+    #[error("{detail}")]
+    Forbidden {
+        detail: String,
+        scope: Option<&'static str>,
+    },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -97,6 +106,8 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -128,12 +139,42 @@ impl IntoResponse for ApiError {
                 .collect(),
             _ => Vec::new(),
         };
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             Json(Problem::new(status, detail, errors)),
         )
-            .into_response()
+            .into_response();
+        if let Some(challenge) = self.challenge() {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
+impl ApiError {
+    /// The `WWW-Authenticate` challenge of a 401 or 403 (RFC 6750, section 3).
+    fn challenge(&self) -> Option<HeaderValue> {
+        let realm = env!("CARGO_PKG_NAME");
+        let text = match self {
+            Self::Unauthorized {
+                invalid_token: false,
+                ..
+            } => format!("Bearer realm=\"{realm}\""),
+            Self::Unauthorized { detail, .. } => format!(
+                "Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{}\"",
+                detail.replace('"', "'")
+            ),
+            Self::Forbidden {
+                scope: Some(scope), ..
+            } => {
+                format!("Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{scope}\"")
+            }
+            _ => return None,
+        };
+        HeaderValue::from_str(&text).ok()
     }
 }
 

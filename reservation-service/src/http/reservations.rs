@@ -23,6 +23,7 @@ use super::{
     problem::Problem,
 };
 use crate::{
+    auth::{Caller, Scope},
     db,
     domain::{
         CancellationReason, Change, NewReservation, Reservation, ReservationStatus, ValidationError,
@@ -129,11 +130,13 @@ struct ReservationPage {
 }
 
 /// Reserves a resource for a time, for a member this service knows (from member events) and
-/// that is not deleted. At most one active reservation holds a resource at any time.
+/// that is not deleted. At most one active reservation holds a resource at any time. A member's
+/// token reserves only for its own member; staff reserves for anyone.
 #[utoipa::path(
     post,
     path = "/reservations",
     tag = "reservations",
+    security(("bearer" = ["reservations:write"])),
     request_body = ReservationRequest,
     responses(
         (status = CREATED, description = "Reserved", body = ReservationResponse),
@@ -152,10 +155,12 @@ struct ReservationPage {
     )
 )]
 async fn make_reservation(
+    caller: Caller,
     State(state): State<AppState>,
     payload: Result<Json<ReservationRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ReservationResponse>), ApiError> {
     let Json(request) = payload?;
+    caller.require_for_member(Scope::ReservationsWrite, request.member_id)?;
     let new_reservation = NewReservation::parse(
         request.member_id,
         &request.resource,
@@ -212,11 +217,12 @@ async fn make_reservation(
     Ok((StatusCode::CREATED, Json(reservation.into())))
 }
 
-/// One reservation, active or cancelled.
+/// One reservation, active or cancelled. A member's token reads only its member's.
 #[utoipa::path(
     get,
     path = "/reservations/{id}",
     tag = "reservations",
+    security(("bearer" = ["reservations:read"])),
     params(("id" = Uuid, Path, description = "The reservation's id")),
     responses(
         (status = OK, description = "The reservation", body = ReservationResponse),
@@ -229,24 +235,29 @@ async fn make_reservation(
     )
 )]
 async fn get_reservation(
+    caller: Caller,
     State(state): State<AppState>,
     id: Result<Path<Uuid>, PathRejection>,
 ) -> Result<Json<ReservationResponse>, ApiError> {
     let Path(id) = id?;
+    caller.require(Scope::ReservationsRead)?;
     let mut connection = state.pool.acquire().await.map_err(ApiError::internal)?;
-    db::reservations::find(&mut connection, id)
+    let reservation = db::reservations::find(&mut connection, id)
         .await
         .map_err(ApiError::internal)?
-        .map(|reservation| Json(reservation.into()))
-        .ok_or_else(|| reservation_not_found(id))
+        .ok_or_else(|| reservation_not_found(id))?;
+    caller.require_for_member(Scope::ReservationsRead, reservation.member_id)?;
+    Ok(Json(reservation.into()))
 }
 
 /// Reservations in creation order, a page at a time, optionally of one member or in one
-/// status: follow `next_cursor` until it is absent.
+/// status: follow `next_cursor` until it is absent. A member's token lists only its member's
+/// (`member_id` may be omitted or must be its own); staff lists anyone's.
 #[utoipa::path(
     get,
     path = "/reservations",
     tag = "reservations",
+    security(("bearer" = ["reservations:read"])),
     params(ListQuery),
     responses(
         (status = OK, description = "One page of reservations", body = ReservationPage),
@@ -258,10 +269,12 @@ async fn get_reservation(
     )
 )]
 async fn list_reservations(
+    caller: Caller,
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<ReservationPage>, ApiError> {
     let Query(query) = query?;
+    let member_id = caller.member_filter(Scope::ReservationsRead, query.member_id)?;
     let status = query
         .status
         .map(|status| {
@@ -279,15 +292,10 @@ async fn list_reservations(
         )));
     }
     let mut connection = state.pool.acquire().await.map_err(ApiError::internal)?;
-    let reservations = db::reservations::list(
-        &mut connection,
-        query.member_id,
-        status,
-        query.cursor,
-        limit,
-    )
-    .await
-    .map_err(ApiError::internal)?;
+    let reservations =
+        db::reservations::list(&mut connection, member_id, status, query.cursor, limit)
+            .await
+            .map_err(ApiError::internal)?;
     let next_cursor = (reservations.len() == limit as usize)
         .then(|| reservations.last().map(|reservation| reservation.id))
         .flatten();
@@ -297,11 +305,13 @@ async fn list_reservations(
     }))
 }
 
-/// Cancels an active reservation (`cancellation_reason` becomes `cancelled_by_user`).
+/// Cancels an active reservation (`cancellation_reason` becomes `cancelled_by_user`). A member's
+/// token cancels only its member's.
 #[utoipa::path(
     post,
     path = "/reservations/{id}/cancel",
     tag = "reservations",
+    security(("bearer" = ["reservations:write"])),
     params(("id" = Uuid, Path, description = "The reservation's id")),
     responses(
         (status = OK, description = "Cancelled: the reservation as it is now", body = ReservationResponse),
@@ -317,11 +327,20 @@ async fn list_reservations(
     )
 )]
 async fn cancel_reservation(
+    caller: Caller,
     State(state): State<AppState>,
     id: Result<Path<Uuid>, PathRejection>,
 ) -> Result<Json<ReservationResponse>, ApiError> {
     let Path(id) = id?;
+    caller.require(Scope::ReservationsWrite)?;
     let mut transaction = state.pool.begin().await.map_err(ApiError::internal)?;
+    // Whose it is, before anything changes: a reservation's member never changes.
+    let owner = db::reservations::find(&mut transaction, id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| reservation_not_found(id))?
+        .member_id;
+    caller.require_for_member(Scope::ReservationsWrite, owner)?;
     let now = db::time::now();
     let cancelled = db::reservations::cancel(
         &mut transaction,

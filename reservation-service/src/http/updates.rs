@@ -36,12 +36,14 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use super::authentication::bearer_token;
 use super::{
     ApiError, AppState,
     examples::{MEMBER_ID_EXAMPLE, problem_example},
     problem::Problem,
 };
 use crate::{
+    auth::{Scope, TokenError},
     db::{self, changes::ChangeSignal, changes::LoggedChange},
     events::ConsumerHealth,
 };
@@ -91,8 +93,12 @@ impl UpdateStreams {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct UpdatesQuery {
-    /// Only this member's changes (the consumer's lag is sent to every stream).
+    /// Only this member's changes (the consumer's lag is sent to every stream). A member's token
+    /// streams only its own member's, with or without this.
     member_id: Option<Uuid>,
+    /// The bearer token, for a browser's `EventSource`, which cannot send an `Authorization`
+    /// header; other clients send the header. Only this route reads a token from the query.
+    access_token: Option<String>,
 }
 
 /// A stream of changes, oldest first: every change since the start, or since the one named by
@@ -106,6 +112,7 @@ struct UpdatesQuery {
     get,
     path = "/updates",
     tag = "reservations",
+    security(("bearer" = ["reservations:read"])),
     params(
         UpdatesQuery,
         ("Last-Event-ID" = Option<i64>, Header, description = "The id of the last change received: the stream starts after it. A browser's `EventSource` sends it when it reconnects."),
@@ -129,13 +136,20 @@ async fn updates(
     query: Result<Query<UpdatesQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
+    let token = match (&query.access_token, bearer_token(&headers)) {
+        (_, Ok(token)) => token,
+        (Some(token), Err(TokenError::Missing)) => token.as_str(),
+        (_, Err(error)) => return Err(error.into()),
+    };
+    let caller = state.verifier.verify(token)?;
+    let member_id = caller.member_filter(Scope::ReservationsRead, query.member_id)?;
     let after_id = last_event_id(&headers)?;
     let Ok(permit) = state.updates.permits.clone().try_acquire_owned() else {
         return Ok(too_many_streams());
     };
     let reader = Reader {
         pool: state.pool.clone(),
-        member_id: query.member_id,
+        member_id,
         last_id: after_id,
         page: VecDeque::new(),
         woken: state.updates.signal.subscribe(),

@@ -3,6 +3,7 @@
 //! slot, pagination, cancellation, the member list, and the OpenAPI document against all of
 //! them. One binary, so the helpers are built and linked once.
 
+mod authorization;
 mod helpers;
 mod known_members;
 mod openapi;

@@ -14,7 +14,7 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 use crate::{
-    helpers::{TestApp, TestResponse},
+    helpers::{TestApp, TestResponse, bearer, token},
     openapi_checks::{self, DOCUMENTATION_ROUTES, Operation},
 };
 
@@ -152,6 +152,18 @@ async fn every_documented_status_is_one_the_handlers_return() {
         observe(&app, Method::GET, "/consumer", "/consumer").await,
         observe(&app, Method::GET, "/updates", "/updates?member_id=7").await,
     ];
+    // A valid body, so that the missing scope is what is refused.
+    let scopeless = Request::builder()
+        .method(Method::POST)
+        .uri("/reservations")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, bearer(&token("nobody", &[])))
+        .body(Body::from(reservation(member)))
+        .expect("a request");
+    seen.push(Observed {
+        operation: ("/reservations".to_owned(), Method::POST),
+        response: app.send(scopeless).await,
+    });
     let id = seen[0].response.body["id"]
         .as_str()
         .expect("reserved")
@@ -200,6 +212,19 @@ async fn every_documented_status_is_one_the_handlers_return() {
     ]);
 
     let mut observed = BTreeSet::new();
+    let router = http::router(app.state.clone());
+    for (operation, (status, content_type, body)) in
+        openapi_checks::refusals(&router, &document, &token("nobody", &[])).await
+    {
+        openapi_checks::assert_documented(
+            &document,
+            &operation,
+            status,
+            content_type.as_deref(),
+            &body,
+        );
+        observed.insert((operation, status));
+    }
     for Observed {
         operation,
         response,

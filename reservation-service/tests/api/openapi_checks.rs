@@ -182,3 +182,49 @@ pub fn assert_documented(
         "{operation:?} {status}: the body does not match the documented schema: {errors:?}\n{body}"
     );
 }
+
+/// One answer: the status, its `Content-Type` and its JSON body (null when empty).
+pub type Answer = (StatusCode, Option<String>, Value);
+
+/// Every operation the document secures, asked without a token and with `scopeless_token` (a
+/// valid token with no scope): the answers, to check against the document (401 and 403, unless
+/// the request's input is refused first).
+pub async fn refusals(
+    router: &Router,
+    document: &Value,
+    scopeless_token: &str,
+) -> Vec<(Operation, Answer)> {
+    let mut answers = Vec::new();
+    for operation in documented_operations(document) {
+        let (path, method) = &operation;
+        let secured = document["paths"][path][method.as_str().to_lowercase()]
+            .get("security")
+            .is_some();
+        if !secured {
+            continue;
+        }
+        for token in [None, Some(scopeless_token)] {
+            let mut request = Request::builder()
+                .method(method.clone())
+                .uri(concrete(path))
+                .header(header::CONTENT_TYPE, "application/json");
+            if let Some(token) = token {
+                request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+            let request = request.body(Body::from("{}")).expect("a request");
+            let response = router.clone().oneshot(request).await.expect("an answer");
+            let status = response.status();
+            let content_type = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned);
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("a body");
+            let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            answers.push((operation.clone(), (status, content_type, body)));
+        }
+    }
+    answers
+}

@@ -19,7 +19,10 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-use crate::{helpers::TestApp, openapi_checks};
+use crate::{
+    helpers::{self, TestApp},
+    openapi_checks,
+};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -81,7 +84,10 @@ impl Events {
 }
 
 async fn open(app: &TestApp, uri: &str, last_event_id: Option<i64>) -> Events {
-    let mut request = Request::builder().uri(uri);
+    let mut request = Request::builder().uri(uri).header(
+        header::AUTHORIZATION,
+        helpers::bearer(&helpers::staff_token()),
+    );
     if let Some(id) = last_event_id {
         request = request.header("last-event-id", id.to_string());
     }
@@ -307,7 +313,13 @@ async fn stalled_client(address: std::net::SocketAddr) -> tokio::net::TcpStream 
     socket.set_recv_buffer_size(4096).expect("a small buffer");
     let mut client = socket.connect(address).await.expect("connected");
     client
-        .write_all(b"GET /updates HTTP/1.1\r\nHost: test\r\n\r\n")
+        .write_all(
+            format!(
+                "GET /updates HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {}\r\n\r\n",
+                helpers::staff_token()
+            )
+            .as_bytes(),
+        )
         .await
         .expect("request sent");
     let mut head = [0u8; 256];
@@ -430,7 +442,7 @@ async fn the_live_page_is_served_from_the_binary_and_reads_the_stream() {
         .expect("a body");
     let page = String::from_utf8_lossy(&body);
     for part in [
-        "new EventSource(\"/updates\")",
+        "new EventSource(\"/updates?access_token=\"",
         "href=\"/docs\"",
         "member_deleted_at",
     ] {
