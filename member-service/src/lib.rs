@@ -11,7 +11,8 @@
 //! - [`domain`]: members and the rules for registering them.
 //! - [`db`]: connection, migrations and queries (SQLite or PostgreSQL).
 //! - [`events`]: the outbox relay that publishes to Kafka, and the health check behind `/ready`.
-//! - [`http`]: the REST API.
+//! - [`http`]: the REST API, and `/metrics`.
+//! - [`metrics`]: the Prometheus metrics, each named once, and the process's recorder.
 //! - [`retention`]: published outbox rows pruned after the configured retention.
 //! - [`startup`]: wires it together: [`Application`].
 //! - [`telemetry`]: logging and signal handling.
@@ -22,6 +23,7 @@ pub mod db;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod metrics;
 pub mod retention;
 pub mod startup;
 pub mod telemetry;

@@ -17,6 +17,8 @@
 //! - [`cli`]: the command line.
 //! - [`http`]: the REST API, and `/updates`: a Server-Sent Events stream of the change log
 //!   (`db/changes.rs`), a table every change is recorded in by the transaction that makes it.
+//! - [`metrics`]: the Prometheus metrics (served at `/metrics`), each named once, and the
+//!   process's recorder.
 //! - [`startup`]: wires it together: [`Application`].
 //! - [`telemetry`]: logging and signal handling.
 
@@ -27,6 +29,7 @@ pub mod db;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod metrics;
 pub mod operator;
 pub mod startup;
 pub mod telemetry;

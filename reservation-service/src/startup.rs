@@ -35,6 +35,7 @@ pub struct Application {
 impl Application {
     /// Connects to the database (running migrations) and the broker, and binds the port.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        crate::metrics::install().context("cannot start the metrics recorder")?;
         let pool = db::connect(&config.database_url, config.database_max_connections)
             .await
             .context("cannot open the reservation database")?;

@@ -440,7 +440,15 @@ impl TestSystem {
     }
 }
 
+/// Both services run in this process, and a process has one metrics recorder: member-service
+/// installs it and reservation-service records into the same one (`metrics/recorder.rs`).
+fn share_the_metrics_recorder() {
+    let handle = member_service::metrics::install().expect("the metrics recorder");
+    reservation_service::metrics::share(handle);
+}
+
 async fn start_member_service(config: member_service::Config) -> RunningService {
+    share_the_metrics_recorder();
     let application = member_service::Application::build(config)
         .await
         .expect("member-service builds");
@@ -455,6 +463,7 @@ async fn start_member_service(config: member_service::Config) -> RunningService 
 }
 
 async fn start_reservation_service(config: reservation_service::Config) -> RunningService {
+    share_the_metrics_recorder();
     let application = reservation_service::Application::build(config)
         .await
         .expect("reservation-service builds");

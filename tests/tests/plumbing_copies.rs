@@ -15,6 +15,8 @@ const COPIES: &[&str] = &[
     "src/auth/tokens_tests.rs",
     "src/domain/validation.rs",
     "src/telemetry.rs",
+    "src/metrics/recorder.rs",
+    "src/http/metrics.rs",
     "src/config/environment.rs",
     "src/db/connection.rs",
     "src/db/placeholders.rs",

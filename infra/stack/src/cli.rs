@@ -190,6 +190,8 @@ pub async fn main() -> anyhow::Result<()> {
     .await
     .context("cannot create topics")?;
 
+    // One process, one metrics recorder: each service's /metrics shows its own part of it.
+    reservation_service::metrics::share(member_service::metrics::install()?);
     let member = member_service::Application::build(member_service::Config::from_pairs(
         [
             ("listen-address", arguments.member_address.to_string()),

@@ -14,6 +14,8 @@ pub struct PendingEvent {
     pub member_id: String,
     pub event_type: String,
     pub payload: String,
+    /// When the event was made, in the transaction that committed it (RFC 3339).
+    pub created_at: String,
 }
 
 /// Appends an event; call inside the transaction that makes the change.
@@ -41,7 +43,7 @@ pub async fn pending(
     limit: u32,
 ) -> Result<Vec<PendingEvent>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT sequence, event_id, member_id, event_type, payload FROM outbox \
+        "SELECT sequence, event_id, member_id, event_type, payload, created_at FROM outbox \
          WHERE published_at IS NULL ORDER BY sequence LIMIT $1",
     )
     .bind(i64::from(limit))
@@ -68,6 +70,19 @@ pub async fn mark_published(
         query = query.bind(*sequence);
     }
     query.execute(connection).await.map(|_| ())
+}
+
+/// When the oldest waiting event was made; `None` when none waits. Reads one row through the
+/// partial index on unpublished rows, however long the backlog.
+pub async fn oldest_waiting(
+    connection: &mut AnyConnection,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let created_at: Option<String> = sqlx::query_scalar(
+        "SELECT created_at FROM outbox WHERE published_at IS NULL ORDER BY sequence LIMIT 1",
+    )
+    .fetch_optional(connection)
+    .await?;
+    created_at.as_deref().map(time::parse).transpose()
 }
 
 /// How many events wait to be published.

@@ -11,7 +11,7 @@ use sqlx::AnyPool;
 use tokio_util::sync::CancellationToken;
 
 use super::BrokerProbe;
-use crate::db;
+use crate::{db, metrics};
 
 const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// The broker check gives up after 2 s; the database gets as long.
@@ -108,11 +108,15 @@ impl HealthMonitor {
         }
     }
 
-    /// Counting the backlog is the database check too: readiness needs nothing simpler.
+    /// Counting the backlog is the database check too: readiness needs nothing simpler. The
+    /// metrics of the backlog are set here, from the same connection.
     async fn outbox_backlog(&self) -> Result<i64, String> {
         let count = async {
             let mut connection = self.pool.acquire().await?;
-            db::outbox::backlog(&mut connection).await
+            let backlog = db::outbox::backlog(&mut connection).await?;
+            let oldest = db::outbox::oldest_waiting(&mut connection).await?;
+            metrics::outbox_observed(backlog, oldest, db::time::now());
+            Ok::<_, sqlx::Error>(backlog)
         };
         match tokio::time::timeout(DATABASE_TIMEOUT, count).await {
             Ok(counted) => counted.map_err(|error| error.to_string()),

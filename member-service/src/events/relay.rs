@@ -103,9 +103,9 @@ impl Relay {
                 outcome = self.publish_batch() => outcome,
                 () = shutdown.cancelled() => break,
             };
-            self.leadership
-                .0
-                .store(self.outbox.is_leader(), Ordering::Relaxed);
+            let leads = self.outbox.is_leader();
+            self.leadership.0.store(leads, Ordering::Relaxed);
+            crate::metrics::relay_leads(leads);
             let pause = match outcome {
                 Ok(Some(published)) if published == self.settings.batch_size as usize => {
                     failures = 0;
@@ -118,6 +118,9 @@ impl Relay {
                 // Another replica leads; wake-ups are for the leader.
                 Ok(None) => Some(STANDBY_RETRY),
                 Err(error) => {
+                    if matches!(error, RelayError::Publish { .. }) {
+                        crate::metrics::publish_failed();
+                    }
                     failures = failures.saturating_add(1);
                     let pause = backoff(failures);
                     tracing::warn!(%error, retry_in_ms = pause.as_millis() as u64, "outbox relay could not publish");
@@ -200,6 +203,9 @@ async fn send_in_order(
     for (event, delivery) in deliveries {
         let reason = match delivery.await {
             Ok(Ok(_)) => {
+                let created_at = crate::db::time::parse(&event.created_at).ok();
+                let now = crate::db::time::now();
+                crate::metrics::event_published(&event.event_type, created_at, now);
                 acknowledged.push(event.sequence);
                 continue;
             }

@@ -5,6 +5,7 @@
 mod authentication;
 mod health;
 mod members;
+mod metrics;
 pub mod openapi;
 mod problem;
 
@@ -59,6 +60,7 @@ pub fn router(state: AppState) -> Router {
     router
         .merge(openapi::pages(document))
         .fallback(problem::not_found_fallback)
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -75,4 +77,5 @@ fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .merge(members::router())
         .merge(health::router())
+        .merge(metrics::router())
 }

@@ -111,6 +111,14 @@ pub async fn list(
         .collect()
 }
 
+/// How many parked events wait for an operator. Parked rows are few (each is an operator's
+/// to-do), so counting them is cheap.
+pub async fn count_waiting(connection: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM parked_events WHERE status = 'parked'")
+        .fetch_one(connection)
+        .await
+}
+
 /// Marks a parked event replayed or discarded; `false` when it was no longer parked.
 pub async fn resolve(
     connection: &mut AnyConnection,

@@ -173,6 +173,8 @@ impl MemberEventConsumer {
                 }
             };
             self.stats.begin_batch(batch.len());
+            crate::metrics::batch_taken(batch.len());
+            let taken_at = std::time::Instant::now();
             let outcomes = match self.write(&batch, &shutdown).await {
                 Ok(outcomes) => outcomes,
                 Err(Halt::Stopped) => break,
@@ -189,6 +191,8 @@ impl MemberEventConsumer {
                     break;
                 }
             };
+            let committed_at = crate::db::time::now();
+            crate::metrics::batch_written(&batch, &outcomes, taken_at.elapsed(), committed_at);
             if !self.report(&batch, outcomes, &shutdown).await {
                 break;
             }

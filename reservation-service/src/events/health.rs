@@ -14,7 +14,7 @@ use std::{
 use sqlx::AnyPool;
 use tokio_util::sync::CancellationToken;
 
-use super::{ConsumerProbe, ConsumerStats};
+use super::{ConsumerProbe, ConsumerStats, PartitionLag, StatsSnapshot};
 use crate::{
     db,
     domain::{ConsumerObservation, NotReady, assess},
@@ -95,6 +95,8 @@ struct Onsets {
     without_partitions: Option<Instant>,
     stalled: Option<Instant>,
     batches_seen: u64,
+    /// Partitions whose lag the metrics last showed.
+    lag_reported: Vec<i32>,
 }
 
 impl HealthMonitor {
@@ -125,16 +127,18 @@ impl HealthMonitor {
         };
         let topic = self.probe.check().await;
         let assigned_partitions = self.probe.assigned_partitions().await;
-        let total_lag = match (&topic, assigned_partitions.is_empty()) {
-            (Ok(_), false) => self
-                .probe
-                .lag()
-                .await
-                .ok()
-                .map(|lag| lag.iter().map(|partition| partition.lag).sum::<i64>()),
+        let lags = match (&topic, assigned_partitions.is_empty()) {
+            (Ok(_), false) => self.probe.lag().await.ok(),
             _ => None,
         };
+        let total_lag = lags
+            .as_ref()
+            .map(|lag| lag.iter().map(|partition| partition.lag).sum::<i64>());
         let stats = self.stats.snapshot();
+        let lags = lags.unwrap_or_default();
+        let reported = &mut onsets.lag_reported;
+        self.observe(&lags, &assigned_partitions, &stats, reported)
+            .await;
         let now = Instant::now();
 
         let topic_partitions = topic.as_ref().ok().copied();
@@ -161,6 +165,47 @@ impl HealthMonitor {
             topic_partitions,
             total_lag,
         }
+    }
+}
+
+impl HealthMonitor {
+    /// Sets the consumer's gauges from this check: lag per partition held (0 for one no longer
+    /// held: its new holder reports it; the last figure while the broker does not answer), the
+    /// state, and the parked events waiting (a bounded count, here once a second rather than
+    /// at each scrape, so that a scrape costs no database round trip).
+    async fn observe(
+        &self,
+        lags: &[PartitionLag],
+        assigned: &[i32],
+        stats: &StatsSnapshot,
+        reported: &mut Vec<i32>,
+    ) {
+        let lags: Vec<(i32, i64)> = lags.iter().map(|lag| (lag.partition, lag.lag)).collect();
+        let released: Vec<i32> = reported
+            .iter()
+            .copied()
+            .filter(|partition| !assigned.contains(partition))
+            .collect();
+        reported.retain(|partition| assigned.contains(partition));
+        for (partition, _) in &lags {
+            if !reported.contains(partition) {
+                reported.push(*partition);
+            }
+        }
+        let state = match (stats.stopped, stats.failing) {
+            (true, _) => "stopped",
+            (false, true) => "retrying",
+            (false, false) => "running",
+        };
+        let count = async {
+            let mut connection = self.pool.acquire().await?;
+            db::parked_events::count_waiting(&mut connection).await
+        };
+        let parked = tokio::time::timeout(Duration::from_secs(2), count)
+            .await
+            .ok()
+            .and_then(Result::ok);
+        crate::metrics::consumer_observed(&lags, &released, state, parked);
     }
 }
 

@@ -96,6 +96,7 @@ impl ConsumerStats {
     }
 
     pub fn record_retry(&self) {
+        crate::metrics::retried();
         self.failing.store(true, Ordering::Relaxed);
         self.retries.fetch_add(1, Ordering::Relaxed);
     }

@@ -7,6 +7,7 @@ mod examples;
 mod health;
 mod known_members;
 mod live;
+mod metrics;
 pub mod openapi;
 mod problem;
 mod reservations;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
     router
         .merge(openapi::pages(document))
         .fallback(problem::not_found_fallback)
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -71,4 +73,5 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(updates::router())
         .merge(live::router())
         .merge(health::router())
+        .merge(metrics::router())
 }

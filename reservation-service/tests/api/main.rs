@@ -6,6 +6,7 @@
 mod authorization;
 mod helpers;
 mod known_members;
+mod metrics;
 mod openapi;
 mod openapi_checks;
 mod reservations;

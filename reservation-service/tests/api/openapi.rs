@@ -21,7 +21,13 @@ use crate::{
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/api/openapi.json");
 
 /// Documented statuses a router without a consumer cannot return, and the test that shows each.
-const SHOWN_ELSEWHERE: [(&str, Method, StatusCode, &str); 4] = [
+const SHOWN_ELSEWHERE: [(&str, Method, StatusCode, &str); 5] = [
+    (
+        "/metrics",
+        Method::GET,
+        StatusCode::OK,
+        "the Prometheus text format: tests/api/metrics.rs",
+    ),
     (
         "/",
         Method::GET,
