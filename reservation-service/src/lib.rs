@@ -17,6 +17,8 @@
 //! - [`cli`]: the command line.
 //! - [`http`]: the REST API, and `/updates`: a Server-Sent Events stream of the change log
 //!   (`db/changes.rs`), a table every change is recorded in by the transaction that makes it.
+//! - [`retention`]: processed-event records, resolved parked events and the change log pruned
+//!   after the configured retention.
 //! - [`metrics`]: the Prometheus metrics (served at `/metrics`), each named once, and the
 //!   process's recorder.
 //! - [`startup`]: wires it together: [`Application`].
@@ -31,6 +33,7 @@ pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod operator;
+pub mod retention;
 pub mod startup;
 pub mod telemetry;
 

@@ -16,6 +16,7 @@ use crate::{
         HealthSettings, MemberEventConsumer,
     },
     http::{self, AppState, UpdateStreams},
+    retention::Retention,
 };
 
 /// How long a stop waits for open connections once the update streams have ended.
@@ -29,6 +30,7 @@ pub struct Application {
     state: AppState,
     consumer: MemberEventConsumer,
     monitor: HealthMonitor,
+    retention: Retention,
     shutdown: CancellationToken,
 }
 
@@ -97,6 +99,7 @@ impl Application {
         };
         Ok(Self {
             listener,
+            retention: Retention::new(state.pool.clone(), config.retention),
             state,
             consumer,
             monitor,
@@ -152,8 +155,12 @@ impl Application {
             }
             ended
         };
-        let (ended, (), served) =
-            tokio::join!(consumer, self.monitor.run(self.shutdown.clone()), server);
+        let (ended, (), (), served) = tokio::join!(
+            consumer,
+            self.monitor.run(self.shutdown.clone()),
+            self.retention.run(self.shutdown.clone()),
+            server
+        );
         served?;
         ended.context("the member-event consumer stopped for good")?;
         tracing::info!("reservation-service stopped");

@@ -79,6 +79,12 @@ pub struct Config {
     #[arg(long, env = "CONSUMER_MAX_IN_FLIGHT", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
     pub consumer_max_in_flight: u16,
 
+    /// Processed-event records, resolved parked events and change-log entries are deleted once
+    /// this many hours old. Keep it longer than the member-events topic's retention (default 14
+    /// days, twice Kafka's default of 7).
+    #[arg(long = "retention-hours", env = "RETENTION_HOURS", default_value = "336", value_parser = crate::retention::parse_hours)]
+    pub retention: Duration,
+
     /// Attempts at an event whose handling keeps failing (for a reason other than an
     /// unreachable database, which is retried without limit) before it is parked.
     #[arg(long, env = "CONSUMER_MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]

@@ -26,6 +26,7 @@ pub mod parked_events;
 pub mod placeholders;
 pub mod processed_events;
 pub mod reservations;
+pub mod retention;
 pub mod time;
 
 use std::str::FromStr;

@@ -10,4 +10,5 @@ mod metrics;
 mod openapi;
 mod openapi_checks;
 mod reservations;
+mod retention;
 mod updates;
