@@ -1,9 +1,8 @@
-use clap::Parser;
 use member_service::{Application, Config, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+    let config = Config::from_process().unwrap_or_else(|error| error.exit());
     telemetry::init(config.log_format);
     let names = std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned());
     for name in Config::unrecognised_variables(names) {

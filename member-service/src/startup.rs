@@ -33,11 +33,16 @@ impl Application {
     /// Connects to the database (running migrations) and the broker, and binds the port.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         crate::metrics::install().context("cannot start the metrics recorder")?;
+        config
+            .kafka_security
+            .check()
+            .context("invalid Kafka security settings")?;
         let pool = db::connect(&config.database_url, config.database_max_connections)
             .await
             .context("cannot open the member database")?;
         let producer = create_producer(&ProducerSettings {
             bootstrap_servers: config.kafka_bootstrap_servers.clone(),
+            security: config.kafka_security.clone(),
             idempotence: config.kafka_idempotence,
             linger: config.kafka_linger,
             message_timeout: config.kafka_message_timeout,

@@ -118,6 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let rewound = tokio::task::spawn_blocking(move || {
                 rewind::rewind(
                     &config.kafka_bootstrap_servers,
+                    &config.kafka_security,
                     &config.consumer_group,
                     &config.member_events_topic,
                     target,

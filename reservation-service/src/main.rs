@@ -1,7 +1,10 @@
-use clap::Parser;
-use reservation_service::cli::{self, Cli};
+use reservation_service::{
+    cli::{self, Cli},
+    config::environment,
+};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    cli::run(Cli::parse()).await
+    let arguments: Cli = environment::from_process().unwrap_or_else(|error| error.exit());
+    cli::run(arguments).await
 }

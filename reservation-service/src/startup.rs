@@ -38,11 +38,16 @@ impl Application {
     /// Connects to the database (running migrations) and the broker, and binds the port.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         crate::metrics::install().context("cannot start the metrics recorder")?;
+        config
+            .kafka_security
+            .check()
+            .context("invalid Kafka security settings")?;
         let pool = db::connect(&config.database_url, config.database_max_connections)
             .await
             .context("cannot open the reservation database")?;
         let dead_letters = DeadLetterQueue::new(
             &config.kafka_bootstrap_servers,
+            &config.kafka_security,
             config.kafka_idempotence,
             config.dead_letter_topic.clone(),
             config.consumer_group.clone(),
@@ -56,6 +61,7 @@ impl Application {
         let consumer = MemberEventConsumer::new(
             &ConsumerSettings {
                 bootstrap_servers: config.kafka_bootstrap_servers.clone(),
+                security: config.kafka_security.clone(),
                 group: config.consumer_group.clone(),
                 topic: config.member_events_topic.clone(),
                 fetch_wait_max: config.kafka_fetch_wait_max,

@@ -5,6 +5,8 @@ use std::{net::SocketAddr, path::PathBuf, process::Command};
 
 use sqlx::{Connection, Executor, PgConnection};
 use stack::EmbeddedBroker;
+
+use crate::kafka_access::KafkaAccess;
 use tempfile::TempDir;
 use url::Url;
 use uuid::Uuid;
@@ -16,6 +18,8 @@ pub enum TestBroker {
     },
     External {
         bootstrap_servers: String,
+        /// Boxed: large, and read once per test.
+        access: Box<KafkaAccess>,
         control_script: Option<PathBuf>,
         stopped: bool,
     },
@@ -26,6 +30,7 @@ impl TestBroker {
         if let Ok(bootstrap_servers) = std::env::var("KAFKA_BOOTSTRAP_SERVERS") {
             return Self::External {
                 bootstrap_servers,
+                access: Box::new(KafkaAccess::from_environment()),
                 control_script: std::env::var_os("KAFKA_CONTROL_SCRIPT").map(PathBuf::from),
                 stopped: false,
             };
@@ -56,9 +61,24 @@ impl TestBroker {
     pub fn external(bootstrap_servers: String) -> Self {
         Self::External {
             bootstrap_servers,
+            access: Box::default(),
             control_script: None,
             stopped: false,
         }
+    }
+
+    /// Who the tests and the services are to the broker: plain text, nobody, for the embedded
+    /// one.
+    pub fn access(&self) -> KafkaAccess {
+        match self {
+            Self::Embedded { .. } => KafkaAccess::default(),
+            Self::External { access, .. } => access.as_ref().clone(),
+        }
+    }
+
+    /// A configuration for the harness's own clients of this broker.
+    pub fn client_config(&self) -> rdkafka::ClientConfig {
+        self.access().harness_client(&self.bootstrap_servers())
     }
 
     pub fn bootstrap_servers(&self) -> String {
@@ -101,8 +121,10 @@ impl TestBroker {
                 format!("embedded broker at {}", broker.bootstrap_servers())
             }
             Self::External {
-                bootstrap_servers, ..
-            } => format!("Kafka at {bootstrap_servers}"),
+                bootstrap_servers,
+                access,
+                ..
+            } => format!("Kafka at {bootstrap_servers} ({})", access.describe()),
         }
     }
 
@@ -234,6 +256,7 @@ mod tests {
         std::fs::write(&script, format!("echo $1 >> '{}'\n", log.display())).expect("script");
         let broker = TestBroker::External {
             bootstrap_servers: "127.0.0.1:9092".to_owned(),
+            access: Box::default(),
             control_script: Some(script),
             stopped: false,
         };

@@ -1,7 +1,7 @@
 //! Reading what the consumer parked in the dead-letter topic.
 
 use rdkafka::{
-    ClientConfig, Message,
+    Message,
     consumer::{Consumer, StreamConsumer},
     message::Headers,
 };
@@ -26,8 +26,9 @@ impl ParkedEvent {
 
 /// The first event in the system's dead-letter topic.
 pub async fn read_one(system: &TestSystem) -> ParkedEvent {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", system.broker.bootstrap_servers())
+    let consumer: StreamConsumer = system
+        .broker
+        .client_config()
         .set(
             "group.id",
             format!("dead-letter-reader-{}", Uuid::now_v7().simple()),

@@ -10,6 +10,7 @@
 //! - [`auth`]: the tokens: the services verify the harness's, and its client sends a staff one.
 //! - [`backends`]: the broker and the databases.
 //! - [`faults`]: the faults the failure-injection suite and the chaos run inject.
+//! - [`kafka_access`]: the tests' and the services' identities on a Kafka with ACLs.
 //! - [`process`]: services as child processes, for `kill -9`.
 //! - [`scenarios`]: the end-to-end scenarios, runnable against any backend.
 //! - [`system`]: [`TestSystem`], the running services and HTTP helpers.
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod backends;
 pub mod dead_letters;
 pub mod faults;
+pub mod kafka_access;
 pub mod process;
 pub mod scenarios;
 pub mod system;

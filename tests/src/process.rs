@@ -28,7 +28,16 @@ impl ChildProcess {
     /// Starts `program` with `arguments`; its output goes to `log`.
     pub fn spawn(program: &Path, arguments: &[String], log: &Path) -> Self {
         let output = std::fs::File::create(log).expect("child log file");
-        let child = Command::new(program)
+        let mut command = Command::new(program);
+        // The arguments are the child's whole configuration: a `NAME_FILE` inherited from the
+        // tests' environment (the harness's Kafka password) would be a second value for a
+        // setting the arguments give.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().ends_with("_FILE") {
+                command.env_remove(name);
+            }
+        }
+        let child = command
             .args(arguments)
             .env("RUST_LOG", "warn")
             .env("NO_COLOR", "1")
@@ -155,6 +164,13 @@ pub fn reservation_service_arguments(
     for (setting, value) in crate::auth::service_settings() {
         arguments.push(format!("--{setting}={value}"));
     }
+    arguments.extend(
+        config
+            .kafka_security
+            .to_flags()
+            .into_iter()
+            .map(|(flag, value)| format!("--{flag}={value}")),
+    );
     if let Some(instance) = &config.kafka_group_instance_id {
         arguments.push(format!("--kafka-group-instance-id={instance}"));
     }

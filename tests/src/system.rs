@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use event_schema::Topic;
 use rdkafka::{
-    ClientConfig,
     producer::{FutureProducer, FutureRecord},
     util::Timeout,
 };
@@ -21,6 +20,7 @@ use crate::{
     auth,
     backends::{TestBroker, TestDatabases},
     eventually,
+    kafka_access::security_pairs,
     process::{ChildProcess, free_address, reservation_service_arguments, wait_until_answering},
 };
 
@@ -94,8 +94,10 @@ impl TestSystem {
         let unique = Uuid::now_v7().simple().to_string();
         let topic = format!("{}-{unique}", Topic::MemberEvents.name());
         let dead_letter_topic = format!("{}-{unique}", Topic::MemberEventsDeadLetter.name());
-        stack::create_topics(
+        let access = broker.access();
+        stack::create_topics_as(
             &broker.bootstrap_servers(),
+            &access.harness,
             &[
                 (topic.as_str(), Topic::MemberEvents.partitions()),
                 (
@@ -119,7 +121,8 @@ impl TestSystem {
                 ),
             ]
             .into_iter()
-            .chain(auth::service_settings()),
+            .chain(auth::service_settings())
+            .chain(security_pairs(&access.member_service)),
         )
         .expect("member-service config");
         let reservation_config = reservation_service::Config::from_pairs(
@@ -141,7 +144,8 @@ impl TestSystem {
                 ),
             ]
             .into_iter()
-            .chain(auth::service_settings()),
+            .chain(auth::service_settings())
+            .chain(security_pairs(&access.reservation_service)),
         )
         .expect("reservation-service config");
         eprintln!(
@@ -380,10 +384,7 @@ impl TestSystem {
 
     /// Publishes raw bytes to the member-events topic, as a faulty or replaying producer would.
     pub async fn publish_raw(&self, key: &str, payload: &[u8]) {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", self.broker.bootstrap_servers())
-            .create()
-            .expect("test producer");
+        let producer: FutureProducer = self.broker.client_config().create().expect("test producer");
         producer
             .send(
                 FutureRecord::to(&self.topic).key(key).payload(payload),

@@ -2,7 +2,7 @@
 //! each service's environment parses with that service's own config loader, and ports, topics
 //! and partitions agree with the code.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, path::Path};
 
 use event_schema::Topic;
 use serde_yaml::Value;
@@ -50,6 +50,19 @@ fn published_ports(service: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Reads a `/run/secrets/<name>` file as the container would see it: the file that the compose
+/// file's top-level `secrets.<name>.file` names, relative to `infra/`.
+fn read_secret(path: &Path) -> std::io::Result<String> {
+    let compose = compose();
+    let file = path
+        .strip_prefix("/run/secrets")
+        .ok()
+        .and_then(|name| compose["secrets"][name.to_str()?]["file"].as_str())
+        .ok_or(std::io::ErrorKind::NotFound)?;
+    let infra = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra");
+    std::fs::read_to_string(infra.join(file))
+}
+
 fn with_defaults(text: &str) -> String {
     let mut resolved = text.to_owned();
     while let Some(start) = resolved.find("${") {
@@ -88,17 +101,20 @@ fn member_service_environment_parses_with_its_own_config_loader() {
     let compose = compose();
     let member = service(&compose, "member-service");
     let variables = environment(member);
-    let config = member_service::Config::from_environment(
+    let config = member_service::Config::from_environment_reading(
         variables
             .iter()
             .map(|(key, value)| (key.as_str(), value.as_str())),
+        read_secret,
     )
     .unwrap_or_else(|error| panic!("member-service rejects its compose environment: {error}"));
     assert_eq!(config.member_events_topic, Topic::MemberEvents.name());
     let port = config.listen_address.port();
     assert_eq!(port, 8081, "same port as the local run");
-    assert!(published_ports(member).contains(&format!("{port}:{port}")));
+    assert!(published_ports(member).contains(&format!("127.0.0.1:{port}:{port}")));
     assert_eq!(config.kafka_bootstrap_servers, "kafka:19092");
+    let database = secrecy::ExposeSecret::expose_secret(&config.database_url).to_owned();
+    assert!(database.starts_with("postgres://members:"), "{database}");
 }
 
 #[test]
@@ -106,10 +122,11 @@ fn reservation_service_environment_parses_with_its_own_config_loader() {
     let compose = compose();
     let reservation = service(&compose, "reservation-service");
     let variables = environment(reservation);
-    let config = reservation_service::Config::from_environment(
+    let config = reservation_service::Config::from_environment_reading(
         variables
             .iter()
             .map(|(key, value)| (key.as_str(), value.as_str())),
+        read_secret,
     )
     .unwrap_or_else(|error| panic!("reservation-service rejects its compose environment: {error}"));
     assert_eq!(config.member_events_topic, Topic::MemberEvents.name());
@@ -119,7 +136,7 @@ fn reservation_service_environment_parses_with_its_own_config_loader() {
     );
     let port = config.listen_address.port();
     assert_eq!(port, 8082, "same port as the local run");
-    assert!(published_ports(reservation).contains(&format!("{port}:{port}")));
+    assert!(published_ports(reservation).contains(&format!("127.0.0.1:{port}:{port}")));
 }
 
 #[test]
@@ -176,5 +193,44 @@ fn every_container_has_a_health_check_and_services_wait_for_healthy_dependencies
     assert_ne!(
         databases[0], databases[1],
         "each service owns its own database"
+    );
+}
+
+#[test]
+fn passwords_are_secrets_and_ports_are_bound_to_this_machine_only() {
+    let compose = compose();
+    let services = compose["services"].as_mapping().expect("services");
+    for (name, definition) in services {
+        let name = name.as_str().expect("service name");
+        if definition["environment"].is_mapping() {
+            for (variable, value) in environment(definition) {
+                let secret = variable.contains("PASSWORD") || variable == "DATABASE_URL";
+                assert!(
+                    !secret || variable.ends_with("_FILE"),
+                    "{name} has {variable} in its environment; give it as a secret (*_FILE)"
+                );
+                if let Some(secret) = value.strip_prefix("/run/secrets/") {
+                    let listed = definition["secrets"]
+                        .as_sequence()
+                        .is_some_and(|secrets| secrets.iter().any(|listed| listed == secret));
+                    assert!(listed, "{name} reads secret {secret} without mounting it");
+                    assert!(
+                        read_secret(Path::new(&value)).is_ok(),
+                        "secret {secret} has no file"
+                    );
+                }
+            }
+        }
+        for port in published_ports(definition) {
+            assert!(
+                port.starts_with("127.0.0.1:"),
+                "{name} publishes {port} on every interface"
+            );
+        }
+    }
+    let ui = environment(service(&compose, "kafka-ui"));
+    assert_eq!(
+        ui.get("KAFKA_CLUSTERS_0_READONLY").map(String::as_str),
+        Some("true")
     );
 }

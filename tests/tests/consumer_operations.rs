@@ -105,6 +105,7 @@ async fn rewind_to_start(
     tokio::task::spawn_blocking(move || {
         rewind::rewind(
             &bootstrap_servers,
+            &config.kafka_security,
             &config.consumer_group,
             &config.member_events_topic,
             RewindTarget::Offset(0),

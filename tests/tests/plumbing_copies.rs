@@ -18,6 +18,7 @@ const COPIES: &[&str] = &[
     "src/metrics/recorder.rs",
     "src/http/metrics.rs",
     "src/config/environment.rs",
+    "src/config/kafka.rs",
     "src/db/connection.rs",
     "src/db/placeholders.rs",
     "src/db/time.rs",

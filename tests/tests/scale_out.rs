@@ -9,10 +9,7 @@ use std::{
 
 use event_schema::{MemberEventData, Topic};
 use futures::{StreamExt, stream};
-use rdkafka::{
-    ClientConfig,
-    consumer::{BaseConsumer, Consumer},
-};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::{AnyPool, Row};
@@ -40,14 +37,11 @@ async fn count(pool: &AnyPool, sql: &str) -> i64 {
 
 /// Each partition of the system's topic with the offset after its last record.
 async fn end_offsets(system: &TestSystem) -> BTreeMap<i32, i64> {
-    let bootstrap_servers = system.broker.bootstrap_servers();
+    let client = system.broker.client_config();
     let topic = system.topic.clone();
     // fetch_watermarks blocks the calling thread.
     tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap_servers)
-            .create()
-            .expect("consumer");
+        let consumer: BaseConsumer = client.create().expect("consumer");
         (0..Topic::MemberEvents.partitions())
             .map(|partition| {
                 let (_, end) = consumer
@@ -105,6 +99,7 @@ fn start_tail(system: &TestSystem, shutdown: CancellationToken) -> Arc<Mutex<Vec
     let seen = Arc::new(Mutex::new(Vec::new()));
     let settings = TailSettings {
         bootstrap_servers: system.broker.bootstrap_servers(),
+        security: system.broker.access().harness,
         topic: system.topic.clone(),
         group: format!("events-tail-{}", Uuid::now_v7().simple()),
         fetch_wait_max_ms: system.broker.fetch_wait_max_ms(),

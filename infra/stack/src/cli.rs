@@ -13,6 +13,7 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 use event_schema::{ConsumerGroup, Topic};
 use member_service::auth::Scope;
+use member_service::config::KafkaSecurity;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -111,6 +112,8 @@ enum EventsCommand {
             default_value = "127.0.0.1:9092"
         )]
         bootstrap_servers: String,
+        #[command(flatten)]
+        security: KafkaSecurity,
         #[arg(long, env = "MEMBER_EVENTS_TOPIC", default_value = Topic::MemberEvents.name())]
         topic: String,
         #[arg(long, default_value = ConsumerGroup::EventsTail.name())]
@@ -152,13 +155,16 @@ pub async fn main() -> anyhow::Result<()> {
             command:
                 EventsCommand::Tail {
                     bootstrap_servers,
+                    security,
                     topic,
                     group,
                 },
         }) => {
             init_logging();
+            security.check()?;
             return tail(TailSettings {
                 bootstrap_servers,
+                security,
                 topic,
                 group,
                 fetch_wait_max_ms: 5,

@@ -17,4 +17,4 @@ pub mod topics;
 pub mod walkthrough;
 
 pub use broker::EmbeddedBroker;
-pub use topics::create_topics;
+pub use topics::{create_topics, create_topics_as};

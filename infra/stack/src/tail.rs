@@ -3,8 +3,9 @@
 //! groups do: the fan-out side of the topic, next to reservation-service's competing consumers.
 
 use event_schema::MemberEvent;
+use member_service::config::KafkaSecurity;
 use rdkafka::{
-    ClientConfig, Message,
+    Message,
     consumer::{Consumer, StreamConsumer},
     error::KafkaResult,
 };
@@ -13,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone, Debug)]
 pub struct TailSettings {
     pub bootstrap_servers: String,
+    pub security: KafkaSecurity,
     pub topic: String,
     pub group: String,
     pub fetch_wait_max_ms: u64,
@@ -56,8 +58,9 @@ pub async fn follow(
     shutdown: CancellationToken,
     mut on_event: impl FnMut(TailedEvent),
 ) -> KafkaResult<()> {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &settings.bootstrap_servers)
+    let consumer: StreamConsumer = settings
+        .security
+        .client_config(&settings.bootstrap_servers)
         .set("group.id", &settings.group)
         .set("client.id", "events-tail")
         .set("auto.offset.reset", "earliest")

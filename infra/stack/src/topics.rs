@@ -3,21 +3,30 @@
 
 use std::time::Duration;
 
+use member_service::config::KafkaSecurity;
 use rdkafka::{
-    ClientConfig,
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
     error::{KafkaError, RDKafkaErrorCode},
 };
 
-/// Creates each `(name, partitions)` topic unless it exists.
+/// Creates each `(name, partitions)` topic unless it exists, over plain text.
 pub async fn create_topics(
     bootstrap_servers: &str,
     topics: &[(&str, i32)],
 ) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap_servers)
-        .create()?;
+    create_topics_as(bootstrap_servers, &KafkaSecurity::default(), topics).await
+}
+
+/// Creates each `(name, partitions)` topic unless it exists, connecting as `security` says (an
+/// identity allowed to create topics, on a cluster with ACLs).
+pub async fn create_topics_as(
+    bootstrap_servers: &str,
+    security: &KafkaSecurity,
+    topics: &[(&str, i32)],
+) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> =
+        security.client_config(bootstrap_servers).create()?;
     // Only the missing ones: asking for an existing topic is answered with an error that the
     // embedded broker also logs as one, on every restart.
     let existing = existing_topics(&admin)?;

@@ -42,7 +42,7 @@ pub struct AuthSettings {
 #[group(multiple = false)]
 pub struct KeySource {
     /// Shared secret for HS256 tokens, at least 32 bytes.
-    #[arg(long, env = "AUTH_HS256_SECRET", value_parser = parse_secret)]
+    #[arg(long, env = "AUTH_HS256_SECRET", value_parser = parse_secret, hide_env_values = true)]
     pub auth_hs256_secret: Option<SecretString>,
 
     /// PEM public key of the token issuer: RSA (RS256), Ed25519 (EdDSA) or P-256 (ES256).

@@ -2,6 +2,7 @@
 //! locally against `cargo run -p stack`.
 
 pub mod environment;
+pub mod kafka;
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -13,6 +14,7 @@ use crate::auth::AuthSettings;
 
 pub use environment::LogFormat;
 use environment::{parse_milliseconds, parse_secret};
+pub use kafka::{KafkaSecurity, KafkaSecurityError, SaslMechanism, SecurityProtocol};
 
 #[derive(Clone, Debug, Parser)]
 #[command(name = "member-service", about = "Members API and outbox relay")]
@@ -21,8 +23,9 @@ pub struct Config {
     #[arg(long, env = "MEMBER_SERVICE_ADDRESS", default_value = "127.0.0.1:8081")]
     pub listen_address: SocketAddr,
 
-    /// `sqlite://path/to/file.db` or `postgres://user:password@host/database`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://member-service.db", value_parser = parse_secret)]
+    /// `sqlite://path/to/file.db` or `postgres://user:password@host/database`; TLS with
+    /// `?sslmode=verify-full&sslrootcert=/path/to/ca.pem`. Secret: better from DATABASE_URL_FILE.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, hide_default_value = true, default_value = "sqlite://member-service.db", value_parser = parse_secret)]
     pub database_url: SecretString,
 
     /// Upper bound of pooled PostgreSQL connections (SQLite uses one writer connection).
@@ -35,6 +38,9 @@ pub struct Config {
         default_value = "127.0.0.1:9092"
     )]
     pub kafka_bootstrap_servers: String,
+
+    #[command(flatten)]
+    pub kafka_security: KafkaSecurity,
 
     #[arg(long, env = "MEMBER_EVENTS_TOPIC", default_value = Topic::MemberEvents.name())]
     pub member_events_topic: String,
@@ -81,6 +87,12 @@ impl Config {
         environment::unrecognised_variables::<Self>(names)
     }
 
+    /// The settings of this process: flags, variables, and `NAME_FILE` for any variable
+    /// `NAME` (see `environment`).
+    pub fn from_process() -> Result<Self, clap::Error> {
+        environment::from_process()
+    }
+
     /// Defaults with the given overrides, as the binary would see them. Used by tests and by the
     /// local stack, which run the service in-process.
     pub fn from_pairs<'a>(
@@ -95,6 +107,14 @@ impl Config {
         variables: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, clap::Error> {
         environment::from_environment(variables)
+    }
+
+    /// As `from_environment`, with `NAME_FILE` files read by `read`.
+    pub fn from_environment_reading<'a>(
+        variables: impl IntoIterator<Item = (&'a str, &'a str)>,
+        read: impl Fn(&std::path::Path) -> std::io::Result<String>,
+    ) -> Result<Self, clap::Error> {
+        environment::from_environment_reading(variables, read)
     }
 }
 
@@ -148,6 +168,14 @@ mod tests {
             "two keys"
         );
         assert!(Config::from_environment([secret, ("AUTH_LEEWAY_SECONDS", "301")]).is_err());
+    }
+
+    #[test]
+    fn help_shows_no_secret_values() {
+        assert_eq!(
+            environment::secrets_shown_in_help::<Config>(),
+            [] as [String; 0]
+        );
     }
 
     #[test]

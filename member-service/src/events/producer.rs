@@ -4,15 +4,18 @@
 use std::time::Duration;
 
 use rdkafka::{
-    ClientConfig,
     error::KafkaResult,
     producer::{FutureProducer, Producer},
 };
+
+use crate::config::KafkaSecurity;
 
 /// What the producer needs to know; built from the config at start-up.
 #[derive(Clone, Debug)]
 pub struct ProducerSettings {
     pub bootstrap_servers: String,
+    /// How the producer authenticates and encrypts; the service's one setting for all clients.
+    pub security: KafkaSecurity,
     /// Off for the embedded broker, whose idempotence check fails after reconnects.
     pub idempotence: bool,
     /// How long to wait to batch messages; zero sends at once.
@@ -22,7 +25,7 @@ pub struct ProducerSettings {
 }
 
 pub fn create_producer(settings: &ProducerSettings) -> KafkaResult<FutureProducer> {
-    let mut client = ClientConfig::new();
+    let mut client = settings.security.client_config(&settings.bootstrap_servers);
     if settings.idempotence {
         client.set("enable.idempotence", "true");
     } else {
@@ -32,7 +35,6 @@ pub fn create_producer(settings: &ProducerSettings) -> KafkaResult<FutureProduce
             .set("max.in.flight.requests.per.connection", "1");
     }
     client
-        .set("bootstrap.servers", &settings.bootstrap_servers)
         .set("client.id", "member-service")
         .set("acks", "all")
         .set("linger.ms", settings.linger.as_millis().to_string())

@@ -83,6 +83,7 @@ async fn readiness_answers_at_once_while_the_broker_is_down() {
         .expect("a free port");
     let producer = create_producer(&ProducerSettings {
         bootstrap_servers: unreachable.to_string(),
+        security: Default::default(),
         idempotence: true,
         linger: Duration::from_millis(1),
         message_timeout: Duration::from_secs(10),

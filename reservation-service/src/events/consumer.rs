@@ -16,7 +16,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use futures::FutureExt;
 use rdkafka::{
-    ClientConfig, Message,
+    Message,
     consumer::{CommitMode, Consumer, StreamConsumer},
     error::{KafkaError, KafkaResult, RDKafkaErrorCode},
 };
@@ -30,6 +30,7 @@ use super::{
     park,
 };
 use crate::{
+    config::KafkaSecurity,
     db::changes::ChangeSignal,
     domain::{Arrival, Delivery, Outcome},
 };
@@ -37,6 +38,8 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct ConsumerSettings {
     pub bootstrap_servers: String,
+    /// How the consumer authenticates and encrypts; the service's one setting for all clients.
+    pub security: KafkaSecurity,
     pub group: String,
     pub topic: String,
     pub fetch_wait_max: Duration,
@@ -91,9 +94,8 @@ impl MemberEventConsumer {
         stats: Arc<ConsumerStats>,
         changes: ChangeSignal,
     ) -> KafkaResult<Self> {
-        let mut config = ClientConfig::new();
+        let mut config = settings.security.client_config(&settings.bootstrap_servers);
         config
-            .set("bootstrap.servers", &settings.bootstrap_servers)
             .set("group.id", &settings.group)
             .set("client.id", "reservation-service")
             .set("enable.auto.commit", "false")

@@ -4,14 +4,16 @@
 //! (the headers and the size rule: [`crate::domain::dead_letter`]).
 
 use rdkafka::{
-    ClientConfig,
     error::{KafkaError, KafkaResult, RDKafkaErrorCode},
     message::{Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
     util::Timeout,
 };
 
-use crate::domain::{DeadLetterCopy, Delivery, Failure, dead_letter_copy, without_body};
+use crate::{
+    config::KafkaSecurity,
+    domain::{DeadLetterCopy, Delivery, Failure, dead_letter_copy, without_body},
+};
 
 /// librdkafka's default `message.max.bytes`, under the broker's default limit (1048588 bytes).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_000_000;
@@ -27,14 +29,15 @@ pub struct DeadLetterQueue {
 impl DeadLetterQueue {
     pub fn new(
         bootstrap_servers: &str,
+        security: &KafkaSecurity,
         idempotence: bool,
         topic: String,
         consumer_group: String,
     ) -> KafkaResult<Self> {
         // Without idempotence, one request in flight keeps a retry from overtaking another.
         let in_flight = if idempotence { "5" } else { "1" };
-        let producer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap_servers)
+        let producer = security
+            .client_config(bootstrap_servers)
             .set("client.id", "reservation-service-dead-letter")
             .set("enable.idempotence", idempotence.to_string())
             .set("max.in.flight.requests.per.connection", in_flight)

@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rdkafka::{
-    ClientConfig, Offset, TopicPartitionList,
+    Offset, TopicPartitionList,
     consumer::{BaseConsumer, CommitMode, Consumer},
     error::KafkaError,
 };
 use serde::Serialize;
+
+use crate::config::{KafkaSecurity, KafkaSecurityError};
 
 /// Where to rewind to.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +39,8 @@ pub enum RewindError {
     )]
     GroupActive { group: String, members: usize },
     #[error(transparent)]
+    Security(#[from] KafkaSecurityError),
+    #[error(transparent)]
     Kafka(#[from] KafkaError),
 }
 
@@ -50,13 +54,15 @@ pub struct RewoundPartition {
 /// group's consumers are stopped.
 pub fn rewind(
     bootstrap_servers: &str,
+    security: &KafkaSecurity,
     group: &str,
     topic: &str,
     target: RewindTarget,
 ) -> Result<Vec<RewoundPartition>, RewindError> {
     let timeout = Duration::from_secs(10);
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap_servers)
+    security.check()?;
+    let consumer: BaseConsumer = security
+        .client_config(bootstrap_servers)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()?;
