@@ -77,7 +77,7 @@ async fn measure_way(
     let work_before = system.requests_between_services();
     let started = std::time::Instant::now();
     let deletions =
-        load::delete_at_rate(http.clone(), system.member_url(), members, plan.rate).await;
+        load::delete_at_rate(system.http(http), system.member_url(), members, plan.rate).await;
     let elapsed = started.elapsed().as_secs_f64().max(f64::EPSILON);
     let work = system.requests_between_services().since(&work_before);
     let cpu = measure::process_cpu_seconds()
@@ -134,14 +134,14 @@ async fn outage(
     let started = tokio::time::Instant::now();
     let started_at = Utc::now();
     let load = tokio::spawn(load::delete_at_rate(
-        http.clone(),
+        system.http(http),
         system.member_url(),
         members,
         plan.rate,
     ));
     tokio::time::sleep_until(started + plan.before_outage).await;
     let stopped_at = Utc::now();
-    system.stop_reservation_side().await;
+    system.stop_reservation_side().await?;
     tokio::time::sleep_until(started + plan.before_outage + plan.outage).await;
     let restarted_at = Utc::now();
     system.start_reservation_side().await?;
@@ -173,7 +173,7 @@ async fn slow_member_side(
     let members = system.populate(plan.members_for(plan.slow), plan).await?;
     system.slow_member_side(plan.slow_member_delay);
     let deletions =
-        load::delete_at_rate(http.clone(), system.member_url(), members, plan.rate).await;
+        load::delete_at_rate(system.http(http), system.member_url(), members, plan.rate).await;
     // Cancellations may still be waiting on slow polls: the delay stays until they are in.
     let cancelled = measure::wait_for_cancellations(
         &system.reservation_pool(),

@@ -140,6 +140,15 @@ impl WaySystem {
         }
     }
 
+    /// The client the load uses: the harness's for the product (it carries the token the
+    /// services verify), `plain` for the alternatives, whose endpoints take none.
+    pub fn http(&self, plain: &reqwest::Client) -> reqwest::Client {
+        match self {
+            Self::Events(system) => system.http().clone(),
+            Self::Alternative(_) => plain.clone(),
+        }
+    }
+
     pub fn reservation_pool(&self) -> AnyPool {
         match self {
             Self::Events(system) => system.reservation_pool.clone(),
@@ -169,19 +178,17 @@ impl WaySystem {
         }
     }
 
-    pub async fn stop_reservation_side(&mut self) {
+    pub async fn stop_reservation_side(&mut self) -> anyhow::Result<()> {
         match self {
-            Self::Events(system) => system.stop_consumer().await,
+            Self::Events(system) => system.stop_consumer().await?,
             Self::Alternative(system) => system.reservation_side.stop().await,
         }
+        Ok(())
     }
 
     pub async fn start_reservation_side(&mut self) -> anyhow::Result<()> {
         match self {
-            Self::Events(system) => {
-                system.start_consumer().await;
-                Ok(())
-            }
+            Self::Events(system) => Ok(system.start_consumer().await?),
             Self::Alternative(system) => system.reservation_side.restart().await,
         }
     }
