@@ -40,12 +40,14 @@ pub fn serve_if_asked() -> Option<anyhow::Result<()>> {
 async fn serve_member(arguments: Vec<String>) -> anyhow::Result<()> {
     use clap::Parser;
     let config = member_service::Config::parse_from(arguments);
-    member_service::telemetry::init(config.log_format);
+    let telemetry = member_service::telemetry::init(config.log_format)?;
     let application = member_service::Application::build(config).await?;
     tokio::spawn(member_service::telemetry::cancel_on_signal(
         application.shutdown_token(),
     ));
-    application.run_until_stopped().await
+    let stopped = application.run_until_stopped().await;
+    tokio::task::spawn_blocking(|| telemetry.shutdown()).await?;
+    stopped
 }
 
 /// The embedded broker (`<program> <address> <storage directory>`) until SIGTERM.

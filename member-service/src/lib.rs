@@ -15,7 +15,8 @@
 //! - [`metrics`]: the Prometheus metrics, each named once, and the process's recorder.
 //! - [`retention`]: published outbox rows pruned after the configured retention.
 //! - [`startup`]: wires it together: [`Application`].
-//! - [`telemetry`]: logging and signal handling.
+//! - [`telemetry`]: logs, trace export and signal handling.
+//! - [`trace_context`]: W3C trace context across HTTP, the outbox and Kafka; the span of a request.
 
 pub mod auth;
 pub mod config;
@@ -27,6 +28,7 @@ pub mod metrics;
 pub mod retention;
 pub mod startup;
 pub mod telemetry;
+pub mod trace_context;
 
 pub use config::Config;
 pub use startup::Application;

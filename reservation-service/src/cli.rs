@@ -94,14 +94,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            telemetry::init(config.log_format);
+            let telemetry = telemetry::init(config.log_format)?;
             let names = std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned());
             for name in Config::unrecognised_variables(names) {
                 tracing::warn!("{name} is not a setting of reservation-service: ignored");
             }
             let application = Application::build(config).await?;
             tokio::spawn(telemetry::cancel_on_signal(application.shutdown_token()));
-            application.run_until_stopped().await
+            let stopped = application.run_until_stopped().await;
+            // The last batches' spans are exported before the process ends.
+            tokio::task::spawn_blocking(|| telemetry.shutdown()).await?;
+            stopped
         }
         Command::Dlq { command } => {
             telemetry::init_for_tools();

@@ -22,7 +22,8 @@
 //! - [`metrics`]: the Prometheus metrics (served at `/metrics`), each named once, and the
 //!   process's recorder.
 //! - [`startup`]: wires it together: [`Application`].
-//! - [`telemetry`]: logging and signal handling.
+//! - [`telemetry`]: logs, trace export and signal handling.
+//! - [`trace_context`]: W3C trace context across HTTP, the outbox and Kafka; the span of a request.
 
 pub mod auth;
 pub mod cli;
@@ -36,6 +37,7 @@ pub mod operator;
 pub mod retention;
 pub mod startup;
 pub mod telemetry;
+pub mod trace_context;
 
 pub use config::Config;
 pub use startup::Application;

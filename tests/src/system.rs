@@ -436,6 +436,11 @@ impl TestSystem {
             .await;
     }
 
+    /// Settings the next member-service start uses.
+    pub fn member_config_mut(&mut self) -> &mut member_service::Config {
+        &mut self.member_config
+    }
+
     pub fn member_config(&self) -> &member_service::Config {
         &self.member_config
     }

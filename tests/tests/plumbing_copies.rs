@@ -17,6 +17,7 @@ const COPIES: &[&str] = &[
     "src/telemetry.rs",
     "src/metrics/recorder.rs",
     "src/http/metrics.rs",
+    "src/trace_context.rs",
     "src/config/environment.rs",
     "src/config/kafka.rs",
     "src/db/connection.rs",

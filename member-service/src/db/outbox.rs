@@ -5,6 +5,7 @@ use event_schema::MemberEvent;
 use sqlx::AnyConnection;
 
 use super::{placeholders, time};
+use crate::trace_context::TraceHeaders;
 
 /// An event waiting to be published: already plain text and numbers, so it is its own row.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -16,22 +17,35 @@ pub struct PendingEvent {
     pub payload: String,
     /// When the event was made, in the transaction that committed it (RFC 3339).
     pub created_at: String,
+    /// The W3C trace context of the request that made the change, if it was traced.
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
 }
 
-/// Appends an event; call inside the transaction that makes the change.
+/// Appends an event; call inside the transaction that makes the change. The row keeps the
+/// context of this insert's span, so that the relay's publish continues the request's trace.
+#[tracing::instrument(
+    name = "outbox insert",
+    skip_all,
+    fields(event.id = %event.id, event.type = event.payload.type_name())
+)]
 pub async fn append(
     connection: &mut AnyConnection,
     event: &MemberEvent,
 ) -> Result<(), sqlx::Error> {
+    let trace = TraceHeaders::of_span(&tracing::Span::current());
     sqlx::query(
-        "INSERT INTO outbox (event_id, member_id, event_type, payload, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO outbox \
+         (event_id, member_id, event_type, payload, created_at, traceparent, tracestate) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(event.id.to_string())
     .bind(event.member_id().to_string())
     .bind(event.payload.type_name())
     .bind(event.to_json())
     .bind(time::format(event.time))
+    .bind(trace.as_ref().map(|trace| trace.traceparent.clone()))
+    .bind(trace.and_then(|trace| trace.tracestate))
     .execute(connection)
     .await
     .map(|_| ())
@@ -43,8 +57,8 @@ pub async fn pending(
     limit: u32,
 ) -> Result<Vec<PendingEvent>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT sequence, event_id, member_id, event_type, payload, created_at FROM outbox \
-         WHERE published_at IS NULL ORDER BY sequence LIMIT $1",
+        "SELECT sequence, event_id, member_id, event_type, payload, created_at, traceparent, \
+         tracestate FROM outbox WHERE published_at IS NULL ORDER BY sequence LIMIT $1",
     )
     .bind(i64::from(limit))
     .fetch_all(connection)

@@ -3,6 +3,7 @@
 
 mod health;
 mod producer;
+mod publish_trace;
 mod relay;
 
 pub use health::{Health, HealthMonitor, HealthReport};

@@ -22,6 +22,8 @@ use rdkafka::{
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::publish_trace;
+
 use crate::db::{outbox::PendingEvent, relay_lock::OutboxAccess};
 
 /// Tells the relay that an event was committed. Cheap to clone; a signal sent while the relay is
@@ -183,14 +185,17 @@ async fn send_in_order(
                 key: "ce_type",
                 value: Some(&event.event_type),
             });
+        let span = publish_trace::publish_span(topic, event);
+        let headers = publish_trace::with_trace_headers(headers, &span, event);
         let record = FutureRecord::to(topic)
             .key(&event.member_id)
             .payload(&event.payload)
             .headers(headers);
         match producer.send_result(record) {
-            Ok(delivery) => deliveries.push((event, delivery)),
+            Ok(delivery) => deliveries.push((event, delivery, span)),
             Err((error, _)) => {
                 // Usually a full local queue: publish what was enqueued, the rest next round.
+                publish_trace::record_failure(&span, &error.to_string());
                 failure = Some(RelayError::Publish {
                     event_id: event.event_id.clone(),
                     reason: error.to_string(),
@@ -200,7 +205,7 @@ async fn send_in_order(
         }
     }
     let mut acknowledged = Vec::with_capacity(deliveries.len());
-    for (event, delivery) in deliveries {
+    for (event, delivery, span) in deliveries {
         let reason = match delivery.await {
             Ok(Ok(_)) => {
                 let created_at = crate::db::time::parse(&event.created_at).ok();
@@ -212,6 +217,7 @@ async fn send_in_order(
             Ok(Err((error, _))) => error.to_string(),
             Err(_) => "producer dropped the delivery".to_owned(),
         };
+        publish_trace::record_failure(&span, &reason);
         failure = Some(RelayError::Publish {
             event_id: event.event_id.clone(),
             reason,

@@ -23,10 +23,12 @@ use rdkafka::{
 use sqlx::AnyPool;
 use tokio::time::Interval;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{
     ConsumerProbe, ConsumerStats, DeadLetterQueue,
     batch::{self, Halt},
+    event_trace::{self, EventSpan},
     park,
 };
 use crate::{
@@ -166,18 +168,21 @@ impl MemberEventConsumer {
             tokio::time::interval(self.settings.commit_interval.max(Duration::from_millis(1)));
         let mut ended = Ok(());
         loop {
-            let batch = match self.poll(&mut commit_timer, &shutdown).await {
-                Ok(Some(batch)) => batch,
-                Ok(None) => break,
-                Err(failure) => {
-                    ended = Err(failure);
-                    break;
-                }
-            };
+            let (batch, event_spans): (Vec<Arrival>, Vec<EventSpan>) =
+                match self.poll(&mut commit_timer, &shutdown).await {
+                    Ok(Some(polled)) => polled.into_iter().unzip(),
+                    Ok(None) => break,
+                    Err(failure) => {
+                        ended = Err(failure);
+                        break;
+                    }
+                };
             self.stats.begin_batch(batch.len());
             crate::metrics::batch_taken(batch.len());
             let taken_at = std::time::Instant::now();
-            let outcomes = match self.write(&batch, &shutdown).await {
+            let batch_span = event_trace::batch_span(&event_spans);
+            let written = self.write(&batch, &shutdown).instrument(batch_span).await;
+            let outcomes = match written {
                 Ok(outcomes) => outcomes,
                 Err(Halt::Stopped) => break,
                 Err(Halt::CannotPark {
@@ -195,6 +200,9 @@ impl MemberEventConsumer {
             };
             let committed_at = crate::db::time::now();
             crate::metrics::batch_written(&batch, &outcomes, taken_at.elapsed(), committed_at);
+            for (event_span, outcome) in event_spans.iter().zip(&outcomes) {
+                event_trace::record_outcome(event_span, outcome);
+            }
             if !self.report(&batch, outcomes, &shutdown).await {
                 break;
             }
@@ -215,10 +223,10 @@ impl MemberEventConsumer {
         &self,
         commit_timer: &mut Interval,
         shutdown: &CancellationToken,
-    ) -> Result<Option<Vec<Arrival>>, ConsumerFailure> {
+    ) -> Result<Option<Vec<(Arrival, EventSpan)>>, ConsumerFailure> {
         loop {
             let received = tokio::select! {
-                received = self.consumer.recv() => received.map(|message| delivery_of(&message)),
+                received = self.consumer.recv() => received.map(|message| arrived(&message)),
                 _ = commit_timer.tick() => {
                     self.commit(CommitMode::Async);
                     continue;
@@ -249,11 +257,14 @@ impl MemberEventConsumer {
 
     /// `first` and whatever else the client already holds, up to `max_in_flight`; each decoded
     /// here, once.
-    fn take_ready(&self, first: Delivery) -> Vec<Arrival> {
-        let mut batch = vec![Arrival::new(first)];
+    fn take_ready(&self, first: (Delivery, EventSpan)) -> Vec<(Arrival, EventSpan)> {
+        let mut batch = vec![(Arrival::new(first.0), first.1)];
         while batch.len() < self.settings.max_in_flight {
             match self.consumer.recv().now_or_never() {
-                Some(Ok(message)) => batch.push(Arrival::new(delivery_of(&message))),
+                Some(Ok(message)) => {
+                    let (delivery, span) = arrived(&message);
+                    batch.push((Arrival::new(delivery), span));
+                }
                 Some(Err(_)) | None => break,
             }
         }
@@ -379,6 +390,11 @@ pub(super) fn close_on_its_own_thread<T: Send + 'static>(
         })
         .ok()
         .map(|_| waiting)
+}
+
+/// The message copied out of the client's buffer, and the span its handling is traced in.
+fn arrived(message: &impl Message) -> (Delivery, EventSpan) {
+    (delivery_of(message), event_trace::event_span(message))
 }
 
 /// The message's bytes and position, copied out of the client's buffer.

@@ -7,6 +7,7 @@
 mod batch;
 mod consumer;
 mod dead_letter;
+mod event_trace;
 mod health;
 mod park;
 mod probe;

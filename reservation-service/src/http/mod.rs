@@ -23,6 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::{
     auth::Verifier,
     events::{ConsumerHealth, ConsumerProbe, ConsumerStats},
+    trace_context,
 };
 pub use problem::ApiError;
 pub use updates::UpdateStreams;
@@ -54,7 +55,11 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::pages(document))
         .fallback(problem::not_found_fallback)
         .layer(axum::middleware::from_fn(metrics::track))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(trace_context::http_request_span)
+                .on_response(trace_context::record_response),
+        )
         .with_state(state)
 }
 
