@@ -26,7 +26,7 @@ struct Arguments {
     #[command(subcommand)]
     command: Option<Command>,
     /// Where the broker's storage (a directory) and both services' SQLite files live.
-    #[arg(long, default_value = "./.data")]
+    #[arg(long, default_value = "./.data", global = true)]
     data_dir: PathBuf,
     #[arg(long, default_value = "127.0.0.1:9092")]
     broker_address: SocketAddr,
@@ -60,16 +60,16 @@ enum Command {
 }
 
 #[derive(clap::Args)]
-#[group(id = "holder", required = true, multiple = false)]
+#[command(group(clap::ArgGroup::new("holder").required(true).args(["staff", "member", "subject"])))]
 struct TokenArguments {
     /// Every scope, acting for anyone.
-    #[arg(long, group = "holder")]
+    #[arg(long)]
     staff: bool,
     /// Acts for this member only: members:read/write and reservations:read/write.
-    #[arg(long, group = "holder")]
+    #[arg(long)]
     member: Option<uuid::Uuid>,
     /// Any subject, with the scopes given by `--scope`.
-    #[arg(long, group = "holder", requires = "scope")]
+    #[arg(long, requires = "scope")]
     subject: Option<String>,
     /// members:read, members:write, reservations:read, reservations:write, operator or staff.
     #[arg(long, value_parser = parse_scope)]

@@ -23,9 +23,19 @@ pub fn format(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// Also reads a year past 9999 (`+10000-…`), which RFC 3339 cannot write but which [`format`]
+/// wrote before requests were bounded: such a row must still be readable.
 pub fn parse(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
     DateTime::parse_from_rfc3339(text)
         .map(|time| time.with_timezone(&Utc))
+        .or_else(|error| {
+            text.strip_suffix('Z')
+                .and_then(|local| {
+                    chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M:%S%.f").ok()
+                })
+                .map(|time| time.and_utc())
+                .ok_or(error)
+        })
         .map_err(|error| sqlx::Error::Decode(Box::new(error)))
 }
 
@@ -37,6 +47,16 @@ mod tests {
     fn a_stored_time_reads_back_unchanged() {
         let time = now();
         assert_eq!(parse(&format(time)).ok(), Some(time));
+    }
+
+    #[test]
+    fn a_time_past_year_9999_written_earlier_still_reads() {
+        let far = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+            .map(|time| time.with_timezone(&Utc))
+            .expect("valid time")
+            + chrono::Duration::days(1);
+        assert_eq!(format(far), "+10000-01-01T23:59:59.000000Z");
+        assert_eq!(parse(&format(far)).ok(), Some(far));
     }
 
     #[test]

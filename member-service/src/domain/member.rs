@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::ValidationError;
+use super::{ValidationError, validation::parse_text};
 
 /// A registered, not deleted, member.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,7 +14,8 @@ pub struct Member {
     pub created_at: DateTime<Utc>,
 }
 
-/// A member's display name: trimmed, not empty, at most 200 characters.
+/// A member's display name: trimmed, not empty (nor only invisible characters), at most 200
+/// characters, no control characters or bidirectional controls.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberName(String);
 
@@ -22,23 +23,7 @@ impl MemberName {
     pub const MAX_CHARACTERS: usize = 200;
 
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(ValidationError::new("name", "must not be empty"));
-        }
-        if trimmed.chars().count() > Self::MAX_CHARACTERS {
-            return Err(ValidationError::new(
-                "name",
-                format!("must be at most {} characters", Self::MAX_CHARACTERS),
-            ));
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(ValidationError::new(
-                "name",
-                "must not contain control characters",
-            ));
-        }
-        Ok(Self(trimmed.to_owned()))
+        parse_text("name", raw, Self::MAX_CHARACTERS).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -108,6 +93,8 @@ mod tests {
         }
         assert!(MemberName::parse(&"x".repeat(201)).is_err());
         assert!(MemberName::parse("Ada\u{0}").is_err());
+        assert!(MemberName::parse("\u{200b}\u{200b}").is_err());
+        assert!(MemberName::parse("Ada\u{202e}ecalevoL").is_err());
     }
 
     #[test]

@@ -35,10 +35,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_member, delete_member))
 }
 
+/// Unknown fields (`id`, `status`, `admin`, …) are refused (422, naming the field).
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({ "name": "Ada Lovelace", "email": "ada@example.com" }))]
 struct RegisterRequest {
-    /// Trimmed; 1 to 200 characters, no control characters.
+    /// Trimmed; 1 to 200 characters, not only invisible ones; no control characters (line
+    /// breaks, tabs, NUL) and no bidirectional controls.
     name: String,
     /// A bare address (`local-part@domain.tld`), stored lower-cased; unique among members.
     email: String,
@@ -127,13 +130,19 @@ fn bad_id_example() -> serde_json::Value {
     request_body = RegisterRequest,
     responses(
         (status = CREATED, description = "Registered", body = MemberResponse),
-        (status = BAD_REQUEST, description = "The body is not JSON, or not sent as `application/json`",
+        (status = BAD_REQUEST, description = "The body is not JSON",
             body = Problem, content_type = "application/problem+json",
             example = json!(Problem::example(StatusCode::BAD_REQUEST, "Failed to parse the request body as JSON: key must be a string at line 1 column 2", &[]))),
+        (status = PAYLOAD_TOO_LARGE, description = "The body is larger than 64 KiB",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(Problem::example(StatusCode::PAYLOAD_TOO_LARGE, "the body is larger than 65536 bytes", &[]))),
+        (status = UNSUPPORTED_MEDIA_TYPE, description = "The body is not sent as `application/json`",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(Problem::example(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the body must be sent as application/json", &[]))),
         (status = CONFLICT, description = "The email is already registered",
             body = Problem, content_type = "application/problem+json",
-            example = json!(Problem::example(StatusCode::CONFLICT, "email ada@example.com is already registered", &[]))),
-        (status = UNPROCESSABLE_ENTITY, description = "The request breaks a rule, or a field is missing or of the wrong type (`field` is then `body`); `errors` names every broken rule",
+            example = json!(Problem::example(StatusCode::CONFLICT, "the email is already registered", &[]))),
+        (status = UNPROCESSABLE_ENTITY, description = "The request breaks a rule, or a field is missing, unknown or of the wrong type (`field` is then `body`, and the message names it); `errors` names every broken rule",
             body = Problem, content_type = "application/problem+json",
             example = json!(Problem::example(StatusCode::UNPROCESSABLE_ENTITY, "name: must not be empty; email: is not a valid email address: expected local-part@domain.tld",
                 &[("name", "must not be empty"), ("email", "is not a valid email address: expected local-part@domain.tld")]))),
@@ -155,10 +164,10 @@ async fn register_member(
     let member = db::members::insert(&mut transaction, &new_member)
         .await
         .map_err(|error| match error {
-            InsertError::EmailTaken => ApiError::Conflict(format!(
-                "email {} is already registered",
-                new_member.email.as_str()
-            )),
+            // The address is not repeated: the answer may be logged or shown to others.
+            InsertError::EmailTaken => {
+                ApiError::Conflict("the email is already registered".to_owned())
+            }
             InsertError::Database(error) => ApiError::internal(error),
         })?;
     let event = MemberEvent::new(

@@ -62,6 +62,10 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::pages(document))
         .fallback(problem::not_found_fallback)
         .layer(axum::middleware::from_fn(metrics::track))
+        .layer(axum::middleware::from_fn(problem::bare_errors_as_problems))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            problem::MAX_BODY_BYTES,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(trace_context::http_request_span)

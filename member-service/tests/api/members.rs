@@ -166,3 +166,64 @@ async fn an_unknown_route_is_a_problem_too() {
             .is_some_and(|detail| detail.contains("/nowhere"))
     );
 }
+
+#[tokio::test]
+async fn unknown_fields_are_refused_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let body = serde_json::json!({ "name": "Ada", "email": "ada@example.com", "admin": true });
+    let (status, problem) = app.post_json("/members", &body).await.problem();
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .expect("a detail")
+            .contains("unknown field `admin`"),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn a_conflict_does_not_repeat_the_refused_email() {
+    let app = TestApp::spawn().await;
+    let body = serde_json::json!({ "name": "Ada", "email": "ada.secret@example.com" });
+    assert_eq!(
+        app.post_json("/members", &body).await.status,
+        StatusCode::CREATED
+    );
+    let (status, problem) = app.post_json("/members", &body).await.problem();
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(!problem.to_string().contains("ada.secret"), "{problem}");
+}
+
+#[tokio::test]
+async fn invisible_names_and_bidirectional_overrides_are_refused() {
+    let app = TestApp::spawn().await;
+    for name in [
+        "\u{200b}\u{200b}",
+        "Ada\u{202e}",
+        "Ada\nLovelace",
+        "Ada\u{0}",
+    ] {
+        let body = serde_json::json!({ "name": name, "email": "ada@example.com" });
+        let (status, problem) = app.post_json("/members", &body).await.problem();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name:?}");
+        assert_eq!(problem["errors"][0]["field"], "name");
+    }
+}
+
+#[tokio::test]
+async fn a_method_a_route_does_not_have_is_a_problem_with_allow() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .send(
+            axum::http::Request::builder()
+                .method(axum::http::Method::PUT)
+                .uri("/members")
+                .body(axum::body::Body::empty())
+                .expect("a request"),
+        )
+        .await;
+    assert!(response.headers.contains_key(axum::http::header::ALLOW));
+    let (status, _) = response.problem();
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}

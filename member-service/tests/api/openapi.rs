@@ -85,6 +85,20 @@ async fn observe_with(
     }
 }
 
+/// A body that is not labelled JSON.
+async fn plain_text_post(app: &TestApp, path: &str) -> Observed {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from("{}"))
+        .expect("a request");
+    Observed {
+        operation: (path.to_owned(), Method::POST),
+        response: app.send(request).await,
+    }
+}
+
 #[tokio::test]
 async fn every_documented_status_is_one_the_handlers_return() {
     let app = TestApp::spawn().await;
@@ -98,6 +112,15 @@ async fn every_documented_status_is_one_the_handlers_return() {
         observe_with(&app, Method::POST, "/members", "/members", Some(&member)).await,
         observe_with(&app, Method::POST, "/members", "/members", Some(&broken)).await,
         observe_with(&app, Method::POST, "/members", "/members", Some("{not")).await,
+        observe_with(
+            &app,
+            Method::POST,
+            "/members",
+            "/members",
+            Some(&"x".repeat(70_000)),
+        )
+        .await,
+        plain_text_post(&app, "/members").await,
         observe(&app, Method::GET, "/members", "/members?limit=2").await,
         observe(&app, Method::GET, "/members", "/members?limit=0").await,
         observe(&app, Method::GET, "/health", "/health").await,

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::ValidationError;
+use super::{ValidationError, validation::parse_text};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReservationStatus {
@@ -62,6 +62,18 @@ pub struct Reservation {
     pub cancelled_at: Option<DateTime<Utc>>,
 }
 
+/// The earliest time a reservation may start or end.
+pub fn earliest() -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH
+}
+
+/// The latest: a year of four digits, the form times are stored and ordered in.
+pub fn latest() -> DateTime<Utc> {
+    chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|day| day.and_hms_opt(23, 59, 59))
+        .map_or(DateTime::UNIX_EPOCH, |time| time.and_utc())
+}
+
 /// A reservation request that passed every rule that needs no database.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewReservation {
@@ -81,17 +93,16 @@ impl NewReservation {
         ends_at: DateTime<Utc>,
     ) -> Result<Self, Vec<ValidationError>> {
         let mut errors = Vec::new();
-        let resource = resource.trim();
-        if resource.is_empty() {
-            errors.push(ValidationError::new("resource", "must not be empty"));
-        } else if resource.chars().count() > Self::MAX_RESOURCE_CHARACTERS {
-            errors.push(ValidationError::new(
-                "resource",
-                format!(
-                    "must be at most {} characters",
-                    Self::MAX_RESOURCE_CHARACTERS
-                ),
-            ));
+        let resource = parse_text("resource", resource, Self::MAX_RESOURCE_CHARACTERS)
+            .map_err(|error| errors.push(error))
+            .unwrap_or_default();
+        for (field, time) in [("starts_at", starts_at), ("ends_at", ends_at)] {
+            if !(earliest()..=latest()).contains(&time) {
+                errors.push(ValidationError::new(
+                    field,
+                    "must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z",
+                ));
+            }
         }
         if ends_at <= starts_at {
             errors.push(ValidationError::new("ends_at", "must be after starts_at"));
@@ -101,7 +112,7 @@ impl NewReservation {
         }
         Ok(Self {
             member_id,
-            resource: resource.to_owned(),
+            resource,
             starts_at,
             ends_at,
         })
@@ -126,6 +137,30 @@ mod tests {
             NewReservation::parse(Uuid::now_v7(), "room", start, start + TimeDelta::minutes(1))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn times_outside_the_stored_range_are_refused() {
+        let far = latest() + TimeDelta::days(1);
+        let errors = NewReservation::parse(Uuid::now_v7(), "room", latest(), far)
+            .expect_err("past year 9999");
+        assert_eq!(errors[0].field, "ends_at");
+        let before = earliest() - TimeDelta::hours(1);
+        let errors = NewReservation::parse(Uuid::now_v7(), "room", before, earliest())
+            .expect_err("before 1970");
+        assert_eq!(errors[0].field, "starts_at");
+        assert!(NewReservation::parse(Uuid::now_v7(), "room", earliest(), latest()).is_ok());
+    }
+
+    #[test]
+    fn resources_refuse_control_characters_and_bidirectional_controls() {
+        let start = Utc::now();
+        for resource in ["room\u{0}x", "\u{202e}", "a\nb", "\u{200b}\u{200b}"] {
+            let errors =
+                NewReservation::parse(Uuid::now_v7(), resource, start, start + TimeDelta::hours(1))
+                    .expect_err("refused");
+            assert_eq!(errors[0].field, "resource", "{resource:?}");
+        }
     }
 
     #[test]

@@ -5,8 +5,11 @@
 
 use axum::{
     Json,
+    body::Body,
+    extract::Request,
     extract::rejection::{JsonRejection, PathRejection, QueryRejection},
     http::{HeaderValue, StatusCode, Uri, header},
+    middleware::Next,
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -24,6 +27,12 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// 413: a body over [`MAX_BODY_BYTES`].
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 415: a body not sent as `application/json`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 401: no token, or one that does not verify (`invalid_token` then, RFC 6750).
     #[error("{detail}")]
     Unauthorized { detail: String, invalid_token: bool },
@@ -106,6 +115,8 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -186,7 +197,15 @@ impl From<JsonRejection> for ApiError {
                 field: "body",
                 message: error.body_text(),
             }]),
-            other => Self::BadRequest(other.body_text()),
+            other => match other.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => {
+                    Self::PayloadTooLarge(format!("the body is larger than {MAX_BODY_BYTES} bytes"))
+                }
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType(
+                    "the body must be sent as application/json".to_owned(),
+                ),
+                _ => Self::BadRequest(other.body_text()),
+            },
         }
     }
 }
@@ -201,6 +220,29 @@ impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         Self::BadRequest(rejection.body_text())
     }
+}
+
+/// The largest request body read: every request of these APIs is far smaller.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// axum answers a method a route does not have by itself, with an empty body: give it a problem
+/// body, keeping its `Allow` header.
+pub async fn bare_errors_as_problems(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let detail = "this route does not answer this method; `Allow` lists those it does";
+    let body = serde_json::to_vec(&Problem::new(parts.status, detail.to_owned(), Vec::new()))
+        .unwrap_or_default();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    Response::from_parts(parts, Body::from(body))
 }
 
 pub async fn not_found_fallback(uri: Uri) -> ApiError {

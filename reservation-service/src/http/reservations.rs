@@ -41,7 +41,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel_reservation))
 }
 
+/// Unknown fields (`id`, `status`, …) are refused (422, naming the field).
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "member_id": MEMBER_ID_EXAMPLE, "resource": "room-1",
     "starts_at": "2030-01-01T10:00:00Z", "ends_at": "2030-01-01T11:00:00Z"
@@ -49,11 +51,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct ReservationRequest {
     /// A member this service knows from member events, and not deleted.
     member_id: Uuid,
-    /// What is reserved: trimmed, 1 to 200 characters.
+    /// What is reserved: trimmed, 1 to 200 characters, not only invisible ones; no control
+    /// characters and no bidirectional controls.
     resource: String,
-    /// RFC 3339; stored to the microsecond.
+    /// RFC 3339, from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z; stored to the microsecond.
     starts_at: DateTime<Utc>,
-    /// RFC 3339, after `starts_at`.
+    /// RFC 3339, after `starts_at`, in the same range.
     ends_at: DateTime<Utc>,
 }
 
@@ -140,13 +143,19 @@ struct ReservationPage {
     request_body = ReservationRequest,
     responses(
         (status = CREATED, description = "Reserved", body = ReservationResponse),
-        (status = BAD_REQUEST, description = "The body is not JSON, or not sent as `application/json`",
+        (status = BAD_REQUEST, description = "The body is not JSON",
             body = Problem, content_type = "application/problem+json",
             example = json!(problem_example(StatusCode::BAD_REQUEST, "Failed to parse the request body as JSON: key must be a string at line 1 column 2"))),
+        (status = PAYLOAD_TOO_LARGE, description = "The body is larger than 64 KiB",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(problem_example(StatusCode::PAYLOAD_TOO_LARGE, "the body is larger than 65536 bytes"))),
+        (status = UNSUPPORTED_MEDIA_TYPE, description = "The body is not sent as `application/json`",
+            body = Problem, content_type = "application/problem+json",
+            example = json!(problem_example(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the body must be sent as application/json"))),
         (status = CONFLICT, description = "An active reservation holds the resource in an overlapping time",
             body = Problem, content_type = "application/problem+json",
             example = json!(problem_example(StatusCode::CONFLICT, &format!("room-1 is already reserved in that time by reservation {RESERVATION_ID_EXAMPLE}")))),
-        (status = UNPROCESSABLE_ENTITY, description = "The request breaks a rule (`member_id` unknown or deleted, empty `resource`, `ends_at` not after `starts_at`), or a field is missing or of the wrong type (`field` is then `body`); `errors` names every broken rule",
+        (status = UNPROCESSABLE_ENTITY, description = "The request breaks a rule (`member_id` unknown or deleted, empty `resource`, `ends_at` not after `starts_at` or outside 1970 to 9999), or a field is missing, unknown or of the wrong type (`field` is then `body`, and the message names it); `errors` names every broken rule",
             body = Problem, content_type = "application/problem+json",
             example = json!(Problem::example(StatusCode::UNPROCESSABLE_ENTITY, "resource: must not be empty; ends_at: must be after starts_at",
                 &[("resource", "must not be empty"), ("ends_at", "must be after starts_at")]))),

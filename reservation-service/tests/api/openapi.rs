@@ -119,6 +119,20 @@ async fn observe_with(
     }
 }
 
+/// A body that is not labelled JSON.
+async fn plain_text_post(app: &TestApp, path: &str) -> Observed {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from("{}"))
+        .expect("a request");
+    Observed {
+        operation: (path.to_owned(), Method::POST),
+        response: app.send(request).await,
+    }
+}
+
 #[tokio::test]
 async fn every_documented_status_is_one_the_handlers_return() {
     let app = TestApp::spawn().await;
@@ -151,6 +165,8 @@ async fn every_documented_status_is_one_the_handlers_return() {
         post(reservation(member)).await,
         post(reservation(unknown)).await,
         post("{not".to_owned()).await,
+        post("x".repeat(70_000)).await,
+        plain_text_post(&app, "/reservations").await,
         observe(&app, Method::GET, "/reservations", "/reservations?limit=1").await,
         observe(&app, Method::GET, "/reservations", "/reservations?limit=0").await,
         observe(&app, Method::GET, "/health", "/health").await,
