@@ -1,7 +1,7 @@
 //! Wiring: database, producer, relay, health check and HTTP server, stopped together by one
 //! token.
 
-use std::sync::Arc;
+use std::{future::IntoFuture, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use sqlx::AnyPool;
@@ -16,13 +16,17 @@ use crate::{
         BrokerProbe, Health, HealthMonitor, OutboxSignal, ProducerSettings, Relay, RelaySettings,
         create_producer,
     },
-    http::{self, AppState},
+    http::{self, AppState, RequestLimits},
     retention::Retention,
 };
+
+/// How long a stop waits for in-flight requests before closing their connections.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(10);
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    limits: RequestLimits,
     relay: Relay,
     health_monitor: HealthMonitor,
     retention: Retention,
@@ -33,6 +37,7 @@ impl Application {
     /// Connects to the database (running migrations) and the broker, and binds the port.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         crate::metrics::install().context("cannot start the metrics recorder")?;
+        let limits = config.request_limits();
         config
             .kafka_security
             .check()
@@ -82,6 +87,7 @@ impl Application {
         };
         Ok(Self {
             listener,
+            limits,
             state,
             relay,
             health_monitor,
@@ -116,10 +122,8 @@ impl Application {
         tracing::info!(%address, "member-service listening");
         let shutdown = self.shutdown.clone();
         let server = async {
-            let served = axum::serve(self.listener, http::router(self.state))
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await
-                .context("HTTP server failed");
+            let router = http::router_with_limits(self.state, self.limits);
+            let served = serve(self.listener, router, shutdown, SHUTDOWN_DRAIN).await;
             // However the server ended, the outbox relay and the health check end with it.
             self.shutdown.cancel();
             served
@@ -133,5 +137,30 @@ impl Application {
         served?;
         tracing::info!("member-service stopped");
         Ok(())
+    }
+}
+
+/// Serves `router` until `shutdown`, then lets in-flight requests finish for up to `drain`, so a
+/// client that stops reading its response cannot hold the stop up for ever.
+pub async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: CancellationToken,
+    drain: Duration,
+) -> anyhow::Result<()> {
+    let stopping = shutdown.clone();
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(async move { stopping.cancelled().await })
+        .into_future();
+    let drained = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(drain).await;
+    };
+    tokio::select! {
+        served = server => served.context("HTTP server failed"),
+        () = drained => {
+            tracing::warn!(?drain, "connections still open after the stop; closing them");
+            Ok(())
+        }
     }
 }

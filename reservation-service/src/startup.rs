@@ -15,7 +15,7 @@ use crate::{
         ConsumerHealth, ConsumerSettings, ConsumerStats, DeadLetterQueue, HealthMonitor,
         HealthSettings, MemberEventConsumer,
     },
-    http::{self, AppState, UpdateStreams},
+    http::{self, AppState, RequestLimits, UpdateStreams},
     retention::Retention,
 };
 
@@ -28,6 +28,7 @@ const CONSUMER_FAILURE_LINGER: Duration = Duration::from_secs(1);
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    limits: RequestLimits,
     consumer: MemberEventConsumer,
     monitor: HealthMonitor,
     retention: Retention,
@@ -38,6 +39,7 @@ impl Application {
     /// Connects to the database (running migrations) and the broker, and binds the port.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         crate::metrics::install().context("cannot start the metrics recorder")?;
+        let limits = config.request_limits();
         config
             .kafka_security
             .check()
@@ -105,6 +107,7 @@ impl Application {
         };
         Ok(Self {
             listener,
+            limits,
             retention: Retention::new(state.pool.clone(), config.retention),
             state,
             consumer,
@@ -140,7 +143,7 @@ impl Application {
         let stats = self.state.stats.clone();
         let health = self.state.health.clone();
         let server = async {
-            let router = http::router(self.state);
+            let router = http::router_with_limits(self.state, self.limits);
             let served = serve(self.listener, router, shutdown, SHUTDOWN_DRAIN).await;
             // However the server ended, the member-event consumer ends with it.
             self.shutdown.cancel();

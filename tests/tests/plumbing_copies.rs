@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 /// Paths under each service's folder.
 const COPIES: &[&str] = &[
     "src/http/problem.rs",
+    "src/http/limits.rs",
     "src/http/authentication.rs",
     "src/auth/mod.rs",
     "src/auth/keys.rs",

@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use crate::auth::AuthSettings;
 
 pub use environment::LogFormat;
-use environment::{parse_milliseconds, parse_secret};
+use environment::{parse_milliseconds, parse_positive_milliseconds, parse_secret};
 pub use kafka::{KafkaSecurity, KafkaSecurityError, SaslMechanism, SecurityProtocol};
 
 #[derive(Clone, Debug, Parser)]
@@ -72,6 +72,15 @@ pub struct Config {
     #[arg(long = "outbox-retention-hours", env = "OUTBOX_RETENTION_HOURS", default_value = "336", value_parser = crate::retention::parse_hours)]
     pub outbox_retention: Duration,
 
+    /// How long an API request may run before it is answered 503 (`/updates` streams excepted).
+    #[arg(long = "http-request-timeout-ms", env = "HTTP_REQUEST_TIMEOUT_MS", default_value = "10000", value_parser = parse_positive_milliseconds)]
+    pub http_request_timeout: Duration,
+
+    /// Most API requests in flight at once (`/updates` streams excepted); past it a request is
+    /// answered 503 with `Retry-After` at once.
+    #[arg(long, env = "HTTP_MAX_CONCURRENT_REQUESTS", default_value = "512", value_parser = clap::value_parser!(u32).range(1..))]
+    pub http_max_concurrent_requests: u32,
+
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
@@ -81,6 +90,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// The bounds the HTTP API puts on each request.
+    pub fn request_limits(&self) -> crate::http::RequestLimits {
+        crate::http::RequestLimits {
+            timeout: self.http_request_timeout,
+            max_concurrent: usize::try_from(self.http_max_concurrent_requests)
+                .unwrap_or(usize::MAX),
+        }
+    }
+
     /// Those of `names` that start like a setting's variable but that no setting reads: most
     /// likely misspelt, leaving a default in force. The binary warns about them at start-up.
     pub fn unrecognised_variables(names: impl IntoIterator<Item = String>) -> Vec<String> {

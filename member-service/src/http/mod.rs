@@ -4,6 +4,7 @@
 
 mod authentication;
 mod health;
+mod limits;
 mod members;
 mod metrics;
 pub mod openapi;
@@ -21,6 +22,7 @@ use crate::{
     events::{Health, OutboxSignal, RelayLeadership},
     trace_context,
 };
+pub use limits::RequestLimits;
 pub use problem::ApiError;
 
 /// Everything the handlers use; none of it needs a broker, so tests build the router on a
@@ -55,12 +57,18 @@ impl FromRef<AppState> for Arc<Verifier> {
     }
 }
 
+/// The router with the default [`RequestLimits`].
 pub fn router(state: AppState) -> Router {
+    router_with_limits(state, RequestLimits::default())
+}
+
+pub fn router_with_limits(state: AppState, limits: RequestLimits) -> Router {
     let (router, mut document) = api().split_for_parts();
     authentication::document_security(&mut document);
-    router
+    let router = router
         .merge(openapi::pages(document))
-        .fallback(problem::not_found_fallback)
+        .fallback(problem::not_found_fallback);
+    limits::apply(router, limits)
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::middleware::from_fn(problem::bare_errors_as_problems))
         .layer(axum::extract::DefaultBodyLimit::max(

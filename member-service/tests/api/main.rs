@@ -5,6 +5,7 @@
 
 mod authorization;
 mod helpers;
+mod limits;
 mod members;
 mod metrics;
 mod openapi;

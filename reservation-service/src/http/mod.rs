@@ -6,6 +6,7 @@ mod authentication;
 mod examples;
 mod health;
 mod known_members;
+mod limits;
 mod live;
 mod metrics;
 pub mod openapi;
@@ -25,6 +26,7 @@ use crate::{
     events::{ConsumerHealth, ConsumerProbe, ConsumerStats},
     trace_context,
 };
+pub use limits::RequestLimits;
 pub use problem::ApiError;
 pub use updates::UpdateStreams;
 
@@ -48,12 +50,22 @@ impl FromRef<AppState> for Arc<Verifier> {
     }
 }
 
+/// The router with the default [`RequestLimits`].
 pub fn router(state: AppState) -> Router {
-    let (router, mut document) = api().split_for_parts();
-    authentication::document_security(&mut document);
-    router
-        .merge(openapi::pages(document))
-        .fallback(problem::not_found_fallback)
+    router_with_limits(state, RequestLimits::default())
+}
+
+/// Every route but `/updates` under `limits`. An update stream stays open for as long as its
+/// client watches: it has its own cap (`SSE_MAX_STREAMS`) and no deadline, and open streams must
+/// not use up the requests the API may run at once.
+pub fn router_with_limits(state: AppState, limits: RequestLimits) -> Router {
+    let (bounded, _) = bounded_api().split_for_parts();
+    let bounded = bounded
+        .merge(openapi::pages(openapi_document()))
+        .fallback(problem::not_found_fallback);
+    let (streams, _) = updates::router().split_for_parts();
+    limits::apply(bounded, limits)
+        .merge(streams)
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::middleware::from_fn(problem::bare_errors_as_problems))
         .layer(axum::extract::DefaultBodyLimit::max(
@@ -80,6 +92,16 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(reservations::router())
         .merge(known_members::router())
         .merge(updates::router())
+        .merge(live::router())
+        .merge(health::router())
+        .merge(metrics::router())
+}
+
+/// Every route of [`api`] but the update stream.
+fn bounded_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(reservations::router())
+        .merge(known_members::router())
         .merge(live::router())
         .merge(health::router())
         .merge(metrics::router())

@@ -42,6 +42,12 @@ pub enum ApiError {
         detail: String,
         scope: Option<&'static str>,
     },
+    /// 503 with `Retry-After`: more requests in flight than the server takes at once.
+    #[error("{0}")]
+    Overloaded(String),
+    /// 503: the request ran past the server's deadline for it.
+    #[error("{0}")]
+    TimedOut(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -119,6 +125,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::Overloaded(_) | Self::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -160,6 +167,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if matches!(self, Self::Overloaded(_)) {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
         }
         response
     }
@@ -221,6 +234,9 @@ impl From<QueryRejection> for ApiError {
         Self::BadRequest(rejection.body_text())
     }
 }
+
+/// When a client refused for overload should try again: soon, as requests end in milliseconds.
+pub const RETRY_AFTER_SECONDS: &str = "1";
 
 /// The largest request body read: every request of these APIs is far smaller.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -6,6 +6,7 @@
 mod authorization;
 mod helpers;
 mod known_members;
+mod limits;
 mod metrics;
 mod openapi;
 mod openapi_checks;
