@@ -1,7 +1,7 @@
 //! Wiring: database, producer, relay, health check and HTTP server, stopped together by one
 //! token.
 
-use std::{future::IntoFuture, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use sqlx::AnyPool;
@@ -16,7 +16,7 @@ use crate::{
         BrokerProbe, Health, HealthMonitor, OutboxSignal, ProducerSettings, Relay, RelaySettings,
         create_producer,
     },
-    http::{self, AppState, RequestLimits},
+    http::{self, AppState, RequestLimits, ServerSettings},
     retention::Retention,
 };
 
@@ -27,6 +27,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     limits: RequestLimits,
+    server: ServerSettings,
     relay: Relay,
     health_monitor: HealthMonitor,
     retention: Retention,
@@ -38,6 +39,10 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         crate::metrics::install().context("cannot start the metrics recorder")?;
         let limits = config.request_limits();
+        let server = ServerSettings {
+            header_read_timeout: config.http_header_read_timeout,
+            drain: SHUTDOWN_DRAIN,
+        };
         config
             .kafka_security
             .check()
@@ -88,6 +93,7 @@ impl Application {
         Ok(Self {
             listener,
             limits,
+            server,
             state,
             relay,
             health_monitor,
@@ -123,7 +129,7 @@ impl Application {
         let shutdown = self.shutdown.clone();
         let server = async {
             let router = http::router_with_limits(self.state, self.limits);
-            let served = serve(self.listener, router, shutdown, SHUTDOWN_DRAIN).await;
+            let served = http::serve(self.listener, router, shutdown, self.server).await;
             // However the server ended, the outbox relay and the health check end with it.
             self.shutdown.cancel();
             served
@@ -137,30 +143,5 @@ impl Application {
         served?;
         tracing::info!("member-service stopped");
         Ok(())
-    }
-}
-
-/// Serves `router` until `shutdown`, then lets in-flight requests finish for up to `drain`, so a
-/// client that stops reading its response cannot hold the stop up for ever.
-pub async fn serve(
-    listener: TcpListener,
-    router: axum::Router,
-    shutdown: CancellationToken,
-    drain: Duration,
-) -> anyhow::Result<()> {
-    let stopping = shutdown.clone();
-    let server = axum::serve(listener, router)
-        .with_graceful_shutdown(async move { stopping.cancelled().await })
-        .into_future();
-    let drained = async {
-        shutdown.cancelled().await;
-        tokio::time::sleep(drain).await;
-    };
-    tokio::select! {
-        served = server => served.context("HTTP server failed"),
-        () = drained => {
-            tracing::warn!(?drain, "connections still open after the stop; closing them");
-            Ok(())
-        }
     }
 }

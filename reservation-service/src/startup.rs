@@ -1,6 +1,6 @@
 //! Wiring: database, consumer and HTTP server, stopped together by one token.
 
-use std::{future::IntoFuture, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use sqlx::AnyPool;
@@ -15,7 +15,7 @@ use crate::{
         ConsumerHealth, ConsumerSettings, ConsumerStats, DeadLetterQueue, HealthMonitor,
         HealthSettings, MemberEventConsumer,
     },
-    http::{self, AppState, RequestLimits, UpdateStreams},
+    http::{self, AppState, RequestLimits, ServerSettings, UpdateStreams},
     retention::Retention,
 };
 
@@ -29,6 +29,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     limits: RequestLimits,
+    server: ServerSettings,
     consumer: MemberEventConsumer,
     monitor: HealthMonitor,
     retention: Retention,
@@ -40,6 +41,10 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         crate::metrics::install().context("cannot start the metrics recorder")?;
         let limits = config.request_limits();
+        let server = ServerSettings {
+            header_read_timeout: config.http_header_read_timeout,
+            drain: SHUTDOWN_DRAIN,
+        };
         config
             .kafka_security
             .check()
@@ -108,6 +113,7 @@ impl Application {
         Ok(Self {
             listener,
             limits,
+            server,
             retention: Retention::new(state.pool.clone(), config.retention),
             state,
             consumer,
@@ -144,7 +150,7 @@ impl Application {
         let health = self.state.health.clone();
         let server = async {
             let router = http::router_with_limits(self.state, self.limits);
-            let served = serve(self.listener, router, shutdown, SHUTDOWN_DRAIN).await;
+            let served = http::serve(self.listener, router, shutdown, self.server).await;
             // However the server ended, the member-event consumer ends with it.
             self.shutdown.cancel();
             served
@@ -174,32 +180,5 @@ impl Application {
         ended.context("the member-event consumer stopped for good")?;
         tracing::info!("reservation-service stopped");
         Ok(())
-    }
-}
-
-/// Serves `router` until `shutdown`, then lets in-flight requests finish for up to `drain`. The
-/// bound is for update streams whose client stopped reading: the server writes to them only as
-/// the client reads, so such a stream never gets to see that it should end, and an unbounded
-/// graceful shutdown would wait for it for ever.
-pub async fn serve(
-    listener: TcpListener,
-    router: axum::Router,
-    shutdown: CancellationToken,
-    drain: Duration,
-) -> anyhow::Result<()> {
-    let stopping = shutdown.clone();
-    let server = axum::serve(listener, router)
-        .with_graceful_shutdown(async move { stopping.cancelled().await })
-        .into_future();
-    let drained = async {
-        shutdown.cancelled().await;
-        tokio::time::sleep(drain).await;
-    };
-    tokio::select! {
-        served = server => served.context("HTTP server failed"),
-        () = drained => {
-            tracing::warn!(?drain, "connections still open after the stop; closing them");
-            Ok(())
-        }
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 const COPIES: &[&str] = &[
     "src/http/problem.rs",
     "src/http/limits.rs",
+    "src/http/server.rs",
     "src/http/authentication.rs",
     "src/auth/mod.rs",
     "src/auth/keys.rs",

@@ -72,6 +72,10 @@ pub struct Config {
     #[arg(long = "outbox-retention-hours", env = "OUTBOX_RETENTION_HOURS", default_value = "336", value_parser = crate::retention::parse_hours)]
     pub outbox_retention: Duration,
 
+    /// How long a client may take to send a request's head before its connection is closed.
+    #[arg(long = "http-header-read-timeout-ms", env = "HTTP_HEADER_READ_TIMEOUT_MS", default_value = "10000", value_parser = parse_positive_milliseconds)]
+    pub http_header_read_timeout: Duration,
+
     /// How long an API request may run before it is answered 503 (`/updates` streams excepted).
     #[arg(long = "http-request-timeout-ms", env = "HTTP_REQUEST_TIMEOUT_MS", default_value = "10000", value_parser = parse_positive_milliseconds)]
     pub http_request_timeout: Duration,

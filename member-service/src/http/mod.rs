@@ -9,6 +9,7 @@ mod members;
 mod metrics;
 pub mod openapi;
 mod problem;
+mod server;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use crate::{
 };
 pub use limits::RequestLimits;
 pub use problem::ApiError;
+pub use server::{ServerSettings, serve};
 
 /// Everything the handlers use; none of it needs a broker, so tests build the router on a
 /// database alone.

@@ -14,6 +14,7 @@ use axum::{
 };
 use member_service::http::{self, RequestLimits};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
 use crate::helpers::{TestApp, bearer, staff_token};
@@ -111,4 +112,63 @@ async fn refused_while_held(router: &Router) -> Response<Body> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("no request was refused while another held the only place");
+}
+
+/// A client that opens a connection and sends its request's head slowly holds it only so long;
+/// one that sends it at once is served on the same server.
+#[tokio::test]
+async fn a_client_slow_to_send_its_request_head_is_disconnected() {
+    let app = TestApp::spawn().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let address = listener.local_addr().expect("an address");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let settings = http::ServerSettings {
+        header_read_timeout: Duration::from_millis(300),
+        drain: Duration::from_secs(1),
+    };
+    let server = tokio::spawn(http::serve(
+        listener,
+        http::router(app.state.clone()),
+        shutdown.clone(),
+        settings,
+    ));
+
+    let mut slow = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connected");
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: test\r\n")
+        .await
+        .expect("part of a head");
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut answer)).await;
+    assert!(
+        closed.is_ok(),
+        "the connection is closed once the head is late"
+    );
+    assert!(
+        !answer.starts_with(b"HTTP/1.1 200"),
+        "the late request is not served"
+    );
+
+    let mut prompt = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connected");
+    prompt
+        .write_all(b"GET /health HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("a whole head");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), prompt.read_to_end(&mut answer))
+        .await
+        .expect("answered")
+        .expect("read");
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "a prompt client is served"
+    );
+
+    shutdown.cancel();
+    server.await.expect("the server task").expect("served");
 }

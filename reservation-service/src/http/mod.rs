@@ -12,6 +12,7 @@ mod metrics;
 pub mod openapi;
 mod problem;
 mod reservations;
+mod server;
 mod updates;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use crate::{
 };
 pub use limits::RequestLimits;
 pub use problem::ApiError;
+pub use server::{ServerSettings, serve};
 pub use updates::UpdateStreams;
 
 #[derive(Clone)]

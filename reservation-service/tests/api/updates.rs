@@ -11,7 +11,7 @@ use futures::StreamExt;
 use reservation_service::{
     db,
     domain::{CancellationReason, Change},
-    http, startup,
+    http,
 };
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -358,12 +358,15 @@ async fn a_stalled_client_does_not_hold_up_the_services_stop() {
         ..app.state.clone()
     };
     let (address, listener) = small_buffered_listener();
-    let drain = Duration::from_millis(500);
-    let server = tokio::spawn(startup::serve(
+    let settings = http::ServerSettings {
+        header_read_timeout: Duration::from_secs(10),
+        drain: Duration::from_millis(500),
+    };
+    let server = tokio::spawn(http::serve(
         listener,
         http::router(state),
         shutdown.clone(),
-        drain,
+        settings,
     ));
     let _client = stalled_client(address).await;
     record_many(&app, 2_000).await;
