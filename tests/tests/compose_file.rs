@@ -115,6 +115,13 @@ fn member_service_environment_parses_with_its_own_config_loader() {
     assert_eq!(config.kafka_bootstrap_servers, "kafka:19092");
     let database = secrecy::ExposeSecret::expose_secret(&config.database_url).to_owned();
     assert!(database.starts_with("postgres://members:"), "{database}");
+    // Without a key the service refuses to start: the compose file must hand it one.
+    member_service::auth::Verifier::from_settings(&config.auth)
+        .unwrap_or_else(|error| panic!("member-service has no usable token key: {error}"));
+    assert_eq!(
+        variables["OTEL_EXPORTER_OTLP_ENDPOINT"],
+        "http://jaeger:4318"
+    );
 }
 
 #[test]
@@ -137,6 +144,12 @@ fn reservation_service_environment_parses_with_its_own_config_loader() {
     let port = config.listen_address.port();
     assert_eq!(port, 8082, "same port as the local run");
     assert!(published_ports(reservation).contains(&format!("127.0.0.1:{port}:{port}")));
+    reservation_service::auth::Verifier::from_settings(&config.auth)
+        .unwrap_or_else(|error| panic!("reservation-service has no usable token key: {error}"));
+    assert_eq!(
+        variables["OTEL_EXPORTER_OTLP_ENDPOINT"],
+        "http://jaeger:4318"
+    );
 }
 
 #[test]

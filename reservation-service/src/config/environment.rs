@@ -170,7 +170,8 @@ pub fn from_pairs<'a, Settings: Parser>(
 
 /// Parses a set of environment variables exactly as the binary would see them, without
 /// touching the process environment, `NAME_FILE` files read from disk. Names that are not
-/// settings are an error, except `RUST_LOG`.
+/// settings are an error, except `RUST_LOG` and `OTEL_*` (read by the logging and tracing
+/// libraries themselves).
 pub fn from_environment<'a, Settings: Parser>(
     variables: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<Settings, clap::Error> {
@@ -186,7 +187,7 @@ pub fn from_environment_reading<'a, Settings: Parser>(
     let command = Settings::command();
     let variables: Vec<(String, String)> = variables
         .into_iter()
-        .filter(|(name, _)| *name != "RUST_LOG")
+        .filter(|(name, _)| *name != "RUST_LOG" && !name.starts_with("OTEL_"))
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .collect();
     let mut arguments = vec![command.get_name().to_owned()];

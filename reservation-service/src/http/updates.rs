@@ -101,6 +101,21 @@ struct UpdatesQuery {
     access_token: Option<String>,
 }
 
+/// One event of the stream, parsed: in OpenAPI 3.1 the schema of a `text/event-stream`
+/// response describes each event, not the raw text (the example shows the text).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the wire format; axum's `Sse` writes the events
+struct StreamEvent {
+    /// The change's id, the `Last-Event-ID` to resume after; absent on `lag`.
+    id: Option<String>,
+    /// `reservation_created`, `reservation_cancelled`, `member_learned`, `member_deleted` or `lag`.
+    event: Option<String>,
+    /// The change as JSON text.
+    data: String,
+    /// How long a browser waits before it reconnects, in milliseconds.
+    retry: Option<u64>,
+}
+
 /// A stream of changes, oldest first: every change since the start, or since the one named by
 /// `Last-Event-ID`, then each change as it commits. Events: `reservation_created`,
 /// `reservation_cancelled` (`reservation.cancellation_reason`; `member_deleted_at`, the time
@@ -115,11 +130,11 @@ struct UpdatesQuery {
     security(("bearer" = ["reservations:read"])),
     params(
         UpdatesQuery,
-        ("Last-Event-ID" = Option<i64>, Header, description = "The id of the last change received: the stream starts after it. A browser's `EventSource` sends it when it reconnects."),
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "The id of the last change received: the stream starts after it. A browser's `EventSource` sends it when it reconnects."),
     ),
     responses(
         (status = OK, description = "Server-Sent Events, until the client leaves or the service stops",
-            content_type = "text/event-stream", body = String,
+            content_type = "text/event-stream", body = StreamEvent,
             example = json!(format!("retry: 1000\nevent: lag\ndata: {{\"total_lag\":0,\"ready\":true}}\n\n\
                 id: 7\nevent: member_deleted\ndata: {{\"id\":7,\"type\":\"member_deleted\",\"member_id\":\"{MEMBER_ID_EXAMPLE}\",\"version\":2,\"at\":\"2030-01-01T09:00:00.000000Z\"}}\n\n"))),
         (status = BAD_REQUEST, description = "`member_id` is not a UUID, or `Last-Event-ID` not a change id",
