@@ -241,7 +241,9 @@ async function main() {
 
     const secondMember = await registerMember(stack, "Grace Hopper");
     await eventually("reservation-service to learn of the second member", async () =>
-      (await fetch(`${stack.reservationUrl}/known-members/${secondMember}`)).ok);
+      (await fetch(`${stack.reservationUrl}/known-members/${secondMember}`, {
+        headers: { authorization: `Bearer ${staffToken}` },
+      })).ok);
     const third = await reserve(stack, secondMember, "room-c");
     await deleteMember(stack, secondMember);
     step(`after the restart: member ${secondMember} registered, reserved, deleted`);
