@@ -12,7 +12,7 @@ const MEBIBYTE: f64 = 1024.0 * 1024.0;
 
 /// One measured stretch of the run.
 pub struct Row<'a> {
-    pub name: &'static str,
+    pub name: String,
     /// Deletions it carried (0 for the raw-commit baseline): CPU per deletion divides by this.
     pub deletions: usize,
     pub resources: &'a PhaseResources,
@@ -21,39 +21,48 @@ pub struct Row<'a> {
 /// Each measured stretch of the run with its deletions (0 for the baseline) and costs.
 pub fn rows(report: &Report) -> Vec<Row<'_>> {
     let mut rows = vec![Row {
-        name: "raw commits",
+        name: "raw commits".to_owned(),
         deletions: 0,
         resources: &report.baseline_resources,
     }];
     rows.push(Row {
-        name: "max rate",
+        name: "max rate".to_owned(),
         deletions: report.max_rate.deletions,
         resources: &report.max_rate.resources,
     });
     rows.push(Row {
-        name: "paced",
+        name: "paced".to_owned(),
         deletions: report.paced.deletions,
         resources: &report.paced.resources,
     });
     if let Some(outage) = &report.outage {
         let backlog = outage.backlog.max(0) as usize;
         rows.push(Row {
-            name: "outage, building",
+            name: "outage, building".to_owned(),
             deletions: backlog,
             resources: &outage.build_resources,
         });
         rows.push(Row {
-            name: "outage, draining",
+            name: "outage, draining".to_owned(),
             deletions: backlog,
             resources: &outage.drain_resources,
         });
     }
     if let Some(counted) = &report.counted {
         rows.push(Row {
-            name: "counted",
+            name: "counted".to_owned(),
             deletions: counted.deletions,
             resources: &counted.resources,
         });
+    }
+    if let Some(observability) = &report.observability {
+        for (number, round) in observability.rounds.iter().enumerate() {
+            rows.push(Row {
+                name: format!("{} ({})", round.setting.name(), number + 1),
+                deletions: round.phase.deletions,
+                resources: &round.phase.resources,
+            });
+        }
     }
     rows
 }
@@ -64,7 +73,7 @@ pub fn table(rows: &[Row<'_>]) -> String {
         text,
         "CPU seconds per component (ms per deletion) and peak resident memory (MiB, sampled every 100 ms)"
     );
-    let _ = write!(text, "  {:<18} {:>7}", "stretch", "seconds");
+    let _ = write!(text, "  {:<22} {:>7}", "stretch", "seconds");
     for component in Component::ALL {
         let _ = write!(text, " {:>21}", component.name());
     }
@@ -72,7 +81,7 @@ pub fn table(rows: &[Row<'_>]) -> String {
     for row in rows {
         let _ = write!(
             text,
-            "  {:<18} {:>7.1}",
+            "  {:<22} {:>7.1}",
             row.name,
             row.resources.elapsed.as_secs_f64()
         );
@@ -80,7 +89,7 @@ pub fn table(rows: &[Row<'_>]) -> String {
             let _ = write!(text, " {:>21}", cpu_cell(row, component));
         }
         let _ = writeln!(text);
-        let _ = write!(text, "  {:<18} {:>7}", "  peak MiB", "");
+        let _ = write!(text, "  {:<22} {:>7}", "  peak MiB", "");
         for component in Component::ALL {
             let cell = row
                 .resources
@@ -109,7 +118,11 @@ fn cpu_cell(row: &Row<'_>, component: Component) -> String {
 pub fn metrics(rows: &[Row<'_>]) -> Vec<(String, f64)> {
     let mut metrics = Vec::new();
     for row in rows {
-        let stretch = row.name.replace([' ', ','], "_").replace("__", "_");
+        let stretch = row
+            .name
+            .replace([' ', ','], "_")
+            .replace(['(', ')'], "")
+            .replace("__", "_");
         for component in Component::ALL {
             if let Some(seconds) = row.resources.cpu_seconds.get(&component) {
                 metrics.push((format!("{stretch}_cpu_s_{}", component.key()), *seconds));

@@ -17,6 +17,8 @@
 //! - [`load`]: deletions as fast as possible, or at a rate.
 //! - [`propagation`]: deletion-to-cancellation times from both databases.
 //! - [`timeline`]: outbox backlog, consumer lag and pending deletions over time.
+//! - [`observability`], [`collector`]: the maximum rate with metrics and tracing on against
+//!   both off, an OTLP receiver and a `/metrics` scraper.
 //! - [`run`]: the phases in order.
 //! - [`report`], [`costs`], [`plots`]: table, CSV and PNGs.
 //! - [`statistics`]: percentiles and rates.
@@ -24,9 +26,11 @@
 pub mod amplification;
 pub mod baseline;
 pub mod child;
+pub mod collector;
 pub mod costs;
 pub mod error;
 pub mod load;
+pub mod observability;
 pub mod options;
 pub mod plots;
 pub mod processes;

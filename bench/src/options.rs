@@ -53,6 +53,11 @@ pub struct Options {
     #[arg(long)]
     pub counted_deletions: Option<usize>,
 
+    /// Members deleted in each of the four rounds that measure the cost of metrics and tracing
+    /// (default 5000, quick 600; 0 skips them).
+    #[arg(long)]
+    pub observability_deletions: Option<usize>,
+
     /// Length of the raw single-row commit baseline (default 10 s, quick 3 s).
     #[arg(long)]
     pub baseline_seconds: Option<f64>,
@@ -73,14 +78,15 @@ pub struct Plan {
     pub outage: Duration,
     pub baseline: Duration,
     pub counted_deletions: usize,
+    pub observability_deletions: usize,
 }
 
 impl Options {
     pub fn plan(&self) -> Plan {
-        let (deletions, paced, outage, baseline, counted) = if self.quick {
-            (1000, 3.0, 3.0, 3.0, 200)
+        let (deletions, paced, outage, baseline, counted, observability) = if self.quick {
+            (1000, 3.0, 3.0, 3.0, 200, 600)
         } else {
-            (5000, 20.0, 60.0, 10.0, 1000)
+            (5000, 20.0, 60.0, 10.0, 1000, 5000)
         };
         Plan {
             concurrency: self.concurrency.max(1),
@@ -91,6 +97,7 @@ impl Options {
             outage: seconds(self.outage_seconds.unwrap_or(outage)),
             baseline: seconds(self.baseline_seconds.unwrap_or(baseline)),
             counted_deletions: self.counted_deletions.unwrap_or(counted),
+            observability_deletions: self.observability_deletions.unwrap_or(observability),
         }
     }
 }

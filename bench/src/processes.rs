@@ -59,7 +59,13 @@ pub struct ServiceProcess {
 
 impl ServiceProcess {
     /// Starts this binary again as `role` with `arguments`; its output goes to `log`.
-    pub fn spawn(role: Role, arguments: &[String], log: &Path) -> Result<Self, BenchError> {
+    /// `environment` is added to this process's own.
+    pub fn spawn(
+        role: Role,
+        arguments: &[String],
+        environment: &[(String, String)],
+        log: &Path,
+    ) -> Result<Self, BenchError> {
         let program = std::env::current_exe().map_err(output_error(log))?;
         let output = std::fs::File::create(log).map_err(output_error(log))?;
         let error_output = output.try_clone().map_err(output_error(log))?;
@@ -71,6 +77,7 @@ impl ServiceProcess {
                 std::env::var("BENCH_CHILD_LOG").unwrap_or_else(|_| "warn".to_owned()),
             )
             .env("NO_COLOR", "1")
+            .envs(environment.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::null())
             .stdout(output)
             .stderr(error_output)
@@ -152,6 +159,7 @@ pub async fn start_embedded_broker(
     let mut process = ServiceProcess::spawn(
         Role::EmbeddedBroker,
         &[address.to_string(), storage.display().to_string()],
+        &[],
         &logs.join("broker.log"),
     )?;
     let give_up = tokio::time::Instant::now() + START_DEADLINE;

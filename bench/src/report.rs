@@ -7,6 +7,7 @@ use crate::{
     baseline::Baseline,
     costs,
     error::BenchError,
+    observability::ObservabilityCost,
     resources::PhaseResources,
     statistics::{LatencySummary, ratio},
     timeline::{Mark, Sample},
@@ -77,6 +78,8 @@ pub struct Report {
     /// The phase whose writes were counted, and what they were.
     pub counted: Option<Phase>,
     pub amplification: Option<Amplification>,
+    /// Maximum rate with metrics and tracing on against both off.
+    pub observability: Option<ObservabilityCost>,
     pub samples: Vec<Sample>,
     pub marks: Vec<Mark>,
 }
@@ -156,6 +159,9 @@ impl Report {
         table.push_str(&costs::table(&costs::rows(self)));
         if let Some(amplification) = &self.amplification {
             table.push_str(&amplification.table());
+        }
+        if let Some(observability) = &self.observability {
+            table.push_str(&observability.table());
         }
         table
     }
@@ -257,6 +263,9 @@ impl Report {
         metrics.extend(costs::metrics(&costs::rows(self)));
         if let Some(amplification) = &self.amplification {
             metrics.extend(amplification.metrics());
+        }
+        if let Some(observability) = &self.observability {
+            metrics.extend(observability.metrics());
         }
         metrics
     }

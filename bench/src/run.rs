@@ -10,6 +10,7 @@ use crate::{
     baseline,
     error::BenchError,
     load::{self, LoadOutcome},
+    observability,
     options::{Options, Plan},
     propagation,
     report::{Outage, Phase, Report},
@@ -103,6 +104,11 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
         report.amplification = Some(amplification);
         report.counted = Some(phase);
     }
+    if plan.observability_deletions > 0 {
+        report.observability = Some(
+            observability::measure(&mut system, &plan, &mut timeline, &mut deleted_so_far).await?,
+        );
+    }
     system.check_running()?;
     let (samples, marks) = timeline.finish().await;
     report.samples = samples;
@@ -111,7 +117,7 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
     Ok(report)
 }
 
-async fn populate(
+pub(crate) async fn populate(
     system: &BenchSystem,
     plan: &Plan,
     count: usize,
@@ -131,7 +137,7 @@ async fn populate(
     .await
 }
 
-fn start_meter(system: &BenchSystem) -> Meter {
+pub(crate) fn start_meter(system: &BenchSystem) -> Meter {
     Meter::start(system.watched.clone(), system.postgres_databases())
 }
 
@@ -179,7 +185,7 @@ async fn count_writes(
 }
 
 /// Waits for the consumer to apply the phase's deletions, then reads their propagation.
-async fn finish_phase(
+pub(crate) async fn finish_phase(
     system: &BenchSystem,
     name: String,
     outcome: LoadOutcome,

@@ -46,10 +46,15 @@ pub struct BenchSystem {
     pub bootstrap_servers: String,
     /// The processes whose CPU and memory are read, by component.
     pub watched: Watched,
-    member: ServiceProcess,
+    member: Option<ServiceProcess>,
+    /// member-service's arguments but its listen address (a new port at each start).
+    member_arguments: Vec<String>,
     reservation: Option<ServiceProcess>,
     broker: Option<ServiceProcess>,
     reservation_config: reservation_service::Config,
+    /// Variables added to both services' environment when they start (the observability phase
+    /// turns metrics and tracing on and off with them).
+    service_environment: Vec<(String, String)>,
     logs: PathBuf,
     /// The SQLite files' directory, deleted when the run ends.
     databases: TestDatabases,
@@ -114,9 +119,7 @@ impl BenchSystem {
         let member_database_url = databases.create("members").await;
         let reservation_database_url = databases.create("reservations").await;
         // The settings the system-tests harness gives its services.
-        let member_address = free_address()?;
         let mut member_arguments = vec![
-            format!("--listen-address={member_address}"),
             format!("--database-url={member_database_url}"),
             format!("--kafka-bootstrap-servers={bootstrap_servers}"),
             format!("--member-events-topic={topic}"),
@@ -143,13 +146,7 @@ impl BenchSystem {
             ("kafka-idempotence", external_kafka.to_string()),
         ])
         .map_err(|error| BenchError::Settings(error.to_string()))?;
-        let mut member = ServiceProcess::spawn(
-            Role::MemberService,
-            &member_arguments,
-            &logs.join("member-service.log"),
-        )?;
-        let member_url = format!("http://{member_address}");
-        wait_until_healthy(&http, &member_url, &mut member).await?;
+        let (member, member_url) = start_member(&http, &logs, &member_arguments, &[]).await?;
         let member_pool = read_pool(&member_database_url).await?;
         let mut system = Self {
             http,
@@ -163,13 +160,16 @@ impl BenchSystem {
             postgres_admin_url,
             bootstrap_servers,
             watched: Watched::default(),
-            member,
+            member: Some(member),
+            member_arguments,
             reservation: None,
             broker,
             reservation_config,
+            service_environment: Vec::new(),
             logs,
             databases,
         };
+        system.refresh_watched();
         system.start_consumer().await?;
         system.reservation_pool = read_pool(&system.reservation_database_url).await?;
         Ok(system)
@@ -204,7 +204,7 @@ impl BenchSystem {
     fn refresh_watched(&self) {
         let mut pids = vec![(Component::LoadGenerator, std::process::id())];
         for process in [
-            Some(&self.member),
+            self.member.as_ref(),
             self.reservation.as_ref(),
             self.broker.as_ref(),
         ]
@@ -272,6 +272,7 @@ impl BenchSystem {
         let mut process = ServiceProcess::spawn(
             Role::ReservationService,
             &reservation_service_arguments(&self.reservation_config, address),
+            &self.service_environment,
             &self
                 .logs
                 .join(format!("reservation-service-{}.log", address.port())),
@@ -284,12 +285,38 @@ impl BenchSystem {
         Ok(())
     }
 
+    /// Stops both services gracefully and starts them again with `environment` added to their
+    /// own: same databases, topic and consumer group, new ports.
+    pub async fn restart_services(
+        &mut self,
+        environment: Vec<(String, String)>,
+    ) -> Result<(), BenchError> {
+        self.stop_consumer().await?;
+        if let Some(member) = self.member.take() {
+            member.terminate().await?;
+        }
+        self.service_environment = environment;
+        let (member, url) = start_member(
+            &self.http,
+            &self.logs,
+            &self.member_arguments,
+            &self.service_environment,
+        )
+        .await?;
+        self.member = Some(member);
+        self.member_url = url;
+        self.start_consumer().await
+    }
+
     /// Fails when a child has died: a figure measured without it would mean nothing.
     pub fn check_running(&mut self) -> Result<(), BenchError> {
-        self.member.check_running()?;
-        for process in [self.reservation.as_mut(), self.broker.as_mut()]
-            .into_iter()
-            .flatten()
+        for process in [
+            self.member.as_mut(),
+            self.reservation.as_mut(),
+            self.broker.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
         {
             process.check_running()?;
         }
@@ -307,7 +334,9 @@ impl BenchSystem {
         self.member_pool.close().await;
         self.reservation_pool.close().await;
         self.stop_consumer().await?;
-        self.member.terminate().await?;
+        if let Some(member) = self.member.take() {
+            member.terminate().await?;
+        }
         if let Some(broker) = self.broker.take() {
             broker.terminate().await?;
         }
@@ -320,6 +349,27 @@ impl BenchSystem {
         }
         Ok(())
     }
+}
+
+/// Starts member-service on a new port; its process and base URL once it answers.
+async fn start_member(
+    http: &reqwest::Client,
+    logs: &std::path::Path,
+    arguments: &[String],
+    environment: &[(String, String)],
+) -> Result<(ServiceProcess, String), BenchError> {
+    let address = free_address()?;
+    let mut all_arguments = vec![format!("--listen-address={address}")];
+    all_arguments.extend(arguments.iter().cloned());
+    let mut process = ServiceProcess::spawn(
+        Role::MemberService,
+        &all_arguments,
+        environment,
+        &logs.join(format!("member-service-{}.log", address.port())),
+    )?;
+    let url = format!("http://{address}");
+    wait_until_healthy(http, &url, &mut process).await?;
+    Ok((process, url))
 }
 
 pub fn database_name(url: &str) -> Option<String> {

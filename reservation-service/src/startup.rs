@@ -39,7 +39,11 @@ pub struct Application {
 impl Application {
     /// Connects to the database (running migrations) and the broker, and binds the port.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        crate::metrics::install().context("cannot start the metrics recorder")?;
+        if config.metrics_enabled {
+            crate::metrics::install().context("cannot start the metrics recorder")?;
+        } else {
+            crate::metrics::recorder::disable();
+        }
         let limits = config.request_limits();
         let server = ServerSettings {
             header_read_timeout: config.http_header_read_timeout,

@@ -85,6 +85,11 @@ pub struct Config {
     #[arg(long, env = "HTTP_MAX_CONCURRENT_REQUESTS", default_value = "512", value_parser = clap::value_parser!(u32).range(1..))]
     pub http_max_concurrent_requests: u32,
 
+    /// Prometheus metrics at `/metrics`. `false` records none and `/metrics` answers 404: for a
+    /// deployment that collects none, and for the benchmark's cost-of-observability phase.
+    #[arg(long, env = "METRICS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub metrics_enabled: bool,
+
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 

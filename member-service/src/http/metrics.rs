@@ -21,7 +21,7 @@ use metrics::{counter, histogram};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ApiError, AppState};
-use crate::metrics::recorder::{HTTP_REQUEST_DURATION, HTTP_REQUESTS};
+use crate::metrics::recorder::{self, HTTP_REQUEST_DURATION, HTTP_REQUESTS, RecorderError};
 
 /// The route label of a request no route matched: a raw path would make a series per path.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -40,7 +40,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     path = "/metrics",
     tag = "operations",
     responses((status = OK, description = "The metrics, in the Prometheus text format",
-        content_type = "text/plain; version=0.0.4; charset=utf-8", body = String))
+        content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
+        (status = NOT_FOUND, description = "Metrics are turned off (`METRICS_ENABLED=false`)",
+            body = super::problem::Problem, content_type = "application/problem+json"))
 )]
 async fn metrics() -> Response {
     // The application installed the recorder at start-up; a router built on its own (tests)
@@ -51,12 +53,18 @@ async fn metrics() -> Response {
             let text = crate::metrics::render(&handle);
             ([(header::CONTENT_TYPE, TEXT_FORMAT)], text).into_response()
         }
+        Err(error @ RecorderError::Disabled) => {
+            ApiError::NotFound(error.to_string()).into_response()
+        }
         Err(error) => ApiError::internal(error).into_response(),
     }
 }
 
 /// Counts and times the request under its route template (`/members/{id}`), never its path.
 pub async fn track(request: Request, next: Next) -> Response {
+    if !recorder::enabled() {
+        return next.run(request).await;
+    }
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -87,5 +95,33 @@ fn method_label(method: &Method) -> &'static str {
         Method::HEAD => "HEAD",
         Method::OPTIONS => "OPTIONS",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    /// The lib's unit tests install no recorder, so turning metrics off here touches no other
+    /// test of this process.
+    #[tokio::test]
+    async fn turned_off_metrics_are_not_found_and_install_no_recorder() {
+        recorder::disable();
+        let response = metrics().await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .expect("the body");
+        let problem: serde_json::Value = serde_json::from_slice(&body).expect("problem+json");
+        assert_eq!(
+            problem["detail"],
+            "metrics are turned off in this process (METRICS_ENABLED=false)"
+        );
+        assert!(matches!(
+            crate::metrics::install(),
+            Err(RecorderError::Disabled)
+        ));
     }
 }

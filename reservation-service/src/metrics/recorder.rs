@@ -14,7 +14,10 @@
 //! (`process_*`: memory, CPU, file descriptors) belong to whichever process answers.
 
 use std::{
-    sync::{Mutex, OnceLock, PoisonError},
+    sync::{
+        Mutex, OnceLock, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -38,6 +41,10 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
 static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
+/// Set by `METRICS_ENABLED=false`: no recorder, so every `counter!`, `gauge!` and `histogram!`
+/// goes to the facade's no-op recorder. Only for measuring what metrics cost (the benchmark's
+/// observability phase) or for a deployment that collects none.
+static DISABLED: AtomicBool = AtomicBool::new(false);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecorderError {
@@ -48,10 +55,26 @@ pub enum RecorderError {
          (metrics::share) before starting it"
     )]
     OtherRecorderInstalled,
+    #[error("metrics are turned off in this process (METRICS_ENABLED=false)")]
+    Disabled,
+}
+
+/// Turns metrics off for the whole process, before anything installed the recorder: nothing is
+/// recorded and `/metrics` answers 404.
+pub fn disable() {
+    DISABLED.store(true, Ordering::Relaxed);
+}
+
+/// Whether this process records metrics.
+pub fn enabled() -> bool {
+    !DISABLED.load(Ordering::Relaxed)
 }
 
 /// The process's recorder: installed by the first call, the same handle after.
 pub fn install() -> Result<PrometheusHandle, RecorderError> {
+    if !enabled() {
+        return Err(RecorderError::Disabled);
+    }
     let mut installed = HANDLE.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(handle) = installed.as_ref() {
         return Ok(handle.clone());
