@@ -9,20 +9,30 @@
 //! a time, and a rolled-back writer gives its ids back. Writers take it last, after all their
 //! other writes, so it is held only for the inserts and the commit, and a transaction holding
 //! it waits for no other lock (no deadlock).
+//!
+//! A transaction writes one row per member (one per change made through the API): the
+//! contiguous ids `first_id..=last_id` it took for that member's changes, and the changes as a
+//! JSON array ([`rows`]). Each change keeps its own id, the one the stream sends; rows only
+//! save writes (a member's deletion with two reservations is one insert, not three).
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use futures::TryStreamExt;
 use sqlx::AnyConnection;
 use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{placeholders, time};
-use crate::domain::{Change, Reservation};
+use crate::domain::Change;
+
+mod rows;
+
+pub use rows::{LoggedChange, RowError};
 
 /// Rows per insert statement: well under SQLite's limit on bound values.
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// Records `changes` in this order; the caller commits (or rolls back) with its other writes.
+/// Records `changes`, one row per member, each member's in this order; the caller commits (or
+/// rolls back) with its other writes.
 pub async fn record(
     connection: &mut AnyConnection,
     changes: &[Change],
@@ -39,96 +49,58 @@ pub async fn record(
     .fetch_one(&mut *connection)
     .await?;
     let recorded_at = time::format(recorded_at);
-    let mut id = last_id - count;
-    for chunk in changes.chunks(ROWS_PER_STATEMENT) {
+    let new_rows = rows::group(changes, last_id - count + 1);
+    for chunk in new_rows.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO change_log (id, kind, member_id, data, recorded_at) VALUES {}",
+            "INSERT INTO change_log (first_id, last_id, member_id, changes, recorded_at) VALUES {}",
             placeholders::rows(chunk.len(), 5)
         );
         let mut query = sqlx::query(&sql);
-        for change in chunk {
-            id += 1;
+        for row in chunk {
             query = query
-                .bind(id)
-                .bind(change.kind())
-                .bind(change.member_id().to_string())
-                .bind(data(id, change).to_string())
-                .bind(recorded_at.clone());
+                .bind(row.first_id)
+                .bind(row.last_id)
+                .bind(row.member_id.to_string())
+                .bind(row.changes.as_str())
+                .bind(recorded_at.as_str());
         }
         query.execute(&mut *connection).await?;
     }
     Ok(())
 }
 
-/// A recorded change: its id, its kind and the update as JSON text.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct LoggedChange {
-    pub id: i64,
-    pub kind: String,
-    pub data: String,
-}
-
-/// Up to `limit` changes after `after_id` in id order, optionally of one member only.
+/// The changes after `after_id` in id order, optionally of one member only: whole rows, read
+/// until they hold `limit` changes or the log ends. A row is never split, so the last row read
+/// may take the page past `limit` (by less than one row); a reader resuming inside a row, with
+/// the id of a change in it, gets the rest of that row.
+///
+/// Ranges never overlap, so rows in `last_id` order are in `first_id` order too, and
+/// `last_id > after_id` finds the row that holds `after_id + 1` as well as those after it.
 pub async fn after(
     connection: &mut AnyConnection,
     after_id: i64,
     member_id: Option<Uuid>,
-    limit: i64,
+    limit: usize,
 ) -> Result<Vec<LoggedChange>, sqlx::Error> {
-    sqlx::query_as::<_, LoggedChange>(
-        "SELECT id, kind, data FROM change_log \
-         WHERE id > $1 AND ($2 IS NULL OR member_id = $2) ORDER BY id LIMIT $3",
+    // Each row found holds at least one change after `after_id`: `limit` rows are enough.
+    let mut stored = sqlx::query_as::<_, rows::StoredRow>(
+        "SELECT first_id, last_id, changes FROM change_log \
+         WHERE last_id > $1 AND ($2 IS NULL OR member_id = $2) ORDER BY last_id LIMIT $3",
     )
     .bind(after_id)
     .bind(member_id.map(|id| id.to_string()))
-    .bind(limit)
-    .fetch_all(connection)
-    .await
-}
-
-/// The update as the stream sends it.
-fn data(id: i64, change: &Change) -> Value {
-    let mut data = match change {
-        Change::ReservationCreated(reservation) => {
-            json!({ "reservation": reservation_json(reservation) })
-        }
-        Change::ReservationCancelled {
-            reservation,
-            member_deleted_at,
-        } => json!({
-            "reservation": reservation_json(reservation),
-            "member_deleted_at": member_deleted_at.map(time::format),
-        }),
-        Change::MemberLearned {
-            member_id,
-            version,
-            at,
-        }
-        | Change::MemberDeleted {
-            member_id,
-            version,
-            at,
-        } => json!({ "member_id": member_id, "version": version, "at": time::format(*at) }),
-    };
-    data["id"] = json!(id);
-    data["type"] = json!(change.kind());
-    data["member_id"] = json!(change.member_id());
-    data
-}
-
-/// A reservation as the REST API shows it.
-fn reservation_json(reservation: &Reservation) -> Value {
-    json!({
-        "id": reservation.id,
-        "member_id": reservation.member_id,
-        "resource": reservation.resource,
-        "starts_at": time::format(reservation.starts_at),
-        "ends_at": time::format(reservation.ends_at),
-        "status": reservation.status.as_str(),
-        "cancellation_reason": reservation.cancellation_reason.map(|reason| reason.as_str()),
-        "created_at": time::format(reservation.created_at),
-        "cancelled_at": reservation.cancelled_at.map(time::format),
-    })
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch(connection);
+    let mut page = Vec::new();
+    while page.len() < limit {
+        let Some(row) = stored.try_next().await? else {
+            break;
+        };
+        page.extend(
+            rows::expand(&row, after_id).map_err(|error| sqlx::Error::Decode(Box::new(error)))?,
+        );
+    }
+    Ok(page)
 }
 
 /// Raised after a transaction that recorded changes commits, never before: streams waiting for

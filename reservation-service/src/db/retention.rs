@@ -26,7 +26,7 @@ impl Pruned {
         match self {
             Self::ProcessedEvents => "processed events",
             Self::ResolvedParkedEvents => "resolved parked events",
-            Self::ChangeLog => "change log entries",
+            Self::ChangeLog => "change log rows",
         }
     }
 
@@ -41,9 +41,10 @@ impl Pruned {
                 "DELETE FROM parked_events WHERE id IN (SELECT id FROM parked_events \
                  WHERE status IN ('replayed', 'discarded') AND resolved_at < $1 LIMIT $2)"
             }
+            // A row goes whole: its changes were recorded at the same time.
             Self::ChangeLog => {
-                "DELETE FROM change_log WHERE id IN (SELECT id FROM change_log \
-                 WHERE recorded_at < $1 ORDER BY id LIMIT $2)"
+                "DELETE FROM change_log WHERE first_id IN (SELECT first_id FROM change_log \
+                 WHERE recorded_at < $1 ORDER BY first_id LIMIT $2)"
             }
         }
     }

@@ -48,8 +48,9 @@ use crate::{
     events::ConsumerHealth,
 };
 
-/// Changes read from the database at once: the most a stream holds in memory.
-pub const PAGE_SIZE: i64 = 100;
+/// Changes read from the database at once: about the most a stream holds in memory (a page
+/// ends with a whole row of the log, which may take it past this by part of one row).
+pub const PAGE_SIZE: usize = 100;
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// How soon a browser's `EventSource` reconnects after the stream ends.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
@@ -64,7 +65,7 @@ pub struct UpdateStreams {
     pub signal: ChangeSignal,
     permits: Arc<Semaphore>,
     shutdown: CancellationToken,
-    rows_read: Arc<AtomicU64>,
+    changes_read: Arc<AtomicU64>,
 }
 
 impl UpdateStreams {
@@ -74,7 +75,7 @@ impl UpdateStreams {
             signal,
             permits: Arc::new(Semaphore::new(max_streams)),
             shutdown,
-            rows_read: Arc::default(),
+            changes_read: Arc::default(),
         }
     }
 
@@ -83,10 +84,10 @@ impl UpdateStreams {
         self.shutdown.cancel();
     }
 
-    /// Change-log rows all streams have read from the database so far: what they hold in memory
-    /// is what they read minus what they sent.
-    pub fn rows_read(&self) -> u64 {
-        self.rows_read.load(Ordering::Relaxed)
+    /// Changes all streams have read from the change log so far: what they hold in memory is
+    /// what they read minus what they sent.
+    pub fn changes_read(&self) -> u64 {
+        self.changes_read.load(Ordering::Relaxed)
     }
 }
 
@@ -270,7 +271,9 @@ impl Reader {
         let page =
             db::changes::after(&mut connection, self.last_id, self.member_id, PAGE_SIZE).await?;
         let count = u64::try_from(page.len()).unwrap_or(u64::MAX);
-        self.streams.rows_read.fetch_add(count, Ordering::Relaxed);
+        self.streams
+            .changes_read
+            .fetch_add(count, Ordering::Relaxed);
         self.page = page.into();
         Ok(!self.page.is_empty())
     }

@@ -55,6 +55,16 @@ impl TestApp {
         }
     }
 
+    /// A router on a database made with [`database_url`] in `directory` and already set up by
+    /// the test: the service's migrations run on what it holds.
+    pub async fn spawn_on(directory: TempDir, database_url: String) -> Self {
+        Self {
+            state: state(&database_url, 100).await,
+            database_url,
+            _directory: directory,
+        }
+    }
+
     /// The service started again on the same database: nothing kept in memory survives.
     pub async fn restart(&mut self) {
         self.state.updates.shutdown_streams();
@@ -188,7 +198,7 @@ async fn state(url: &str, max_streams: usize) -> http::AppState {
 
 /// A SQLite file in `directory`, or a new PostgreSQL database when `TEST_DATABASE_URL` names a
 /// server (as for the system tests), so that the same cases run on both backends.
-async fn database_url(directory: &TempDir) -> String {
+pub async fn database_url(directory: &TempDir) -> String {
     let Ok(server_url) = std::env::var("TEST_DATABASE_URL") else {
         return format!(
             "sqlite://{}",

@@ -43,12 +43,14 @@ async fn insert_parked(pool: &AnyPool, offset: i64, status: &str, at: DateTime<U
     .expect("parked event");
 }
 
-async fn insert_change(pool: &AnyPool, id: i64, at: DateTime<Utc>) {
+/// A row of the change log holding the changes `first_id..=last_id` (their JSON is not read).
+async fn insert_change_row(pool: &AnyPool, first_id: i64, last_id: i64, at: DateTime<Utc>) {
     sqlx::query(
-        "INSERT INTO change_log (id, kind, member_id, data, recorded_at) \
-         VALUES ($1, 'member_deleted', $2, '{}', $3)",
+        "INSERT INTO change_log (first_id, last_id, member_id, changes, recorded_at) \
+         VALUES ($1, $2, $3, '[]', $4)",
     )
-    .bind(id)
+    .bind(first_id)
+    .bind(last_id)
     .bind(Uuid::now_v7().to_string())
     .bind(db::time::format(at))
     .execute(pool)
@@ -79,9 +81,9 @@ async fn records_older_than_the_retention_are_pruned_in_batches_and_no_others() 
     insert_parked(pool, 3, "parked", old).await;
     insert_parked(pool, 4, "replayed", now).await;
     for id in 1..=4 {
-        insert_change(pool, id, old).await;
+        insert_change_row(pool, id * 2 - 1, id * 2, old).await;
     }
-    insert_change(pool, 5, now).await;
+    insert_change_row(pool, 9, 9, now).await;
 
     let cutoff = retention::cutoff(now, retention::parse_hours("336").expect("hours"));
     let mut pruned = Vec::new();
@@ -109,12 +111,13 @@ async fn records_older_than_the_retention_are_pruned_in_batches_and_no_others() 
         vec![(3, "parked".to_owned()), (4, "replayed".to_owned())],
         "a parked event waiting for the operator stays, however old"
     );
-    let ids: Vec<i64> = sqlx::query("SELECT id FROM change_log ORDER BY id")
-        .fetch_all(pool)
-        .await
-        .expect("change log")
-        .iter()
-        .map(|row| row.get("id"))
-        .collect();
-    assert_eq!(ids, vec![5]);
+    let rows: Vec<(i64, i64)> =
+        sqlx::query("SELECT first_id, last_id FROM change_log ORDER BY first_id")
+            .fetch_all(pool)
+            .await
+            .expect("change log")
+            .iter()
+            .map(|row| (row.get("first_id"), row.get("last_id")))
+            .collect();
+    assert_eq!(rows, vec![(9, 9)], "old rows go whole, recent ones stay");
 }

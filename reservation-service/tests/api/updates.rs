@@ -220,6 +220,60 @@ async fn a_client_resumes_with_last_event_id_after_the_service_restarted() {
     assert_eq!(of_member.map(|update| update.id), [Some(1), Some(3)]);
 }
 
+/// A member's deletion is one row of the log (ids 3 to 5 here): a client that saw only its
+/// first change gets the rest of it, with or without the member filter.
+#[tokio::test]
+async fn a_client_resuming_inside_a_members_deletion_gets_the_rest_of_it() {
+    let app = TestApp::spawn().await;
+    let member = app.active_member().await;
+    reserve(&app, member, "room-1").await;
+    reserve(&app, member, "room-2").await;
+    delete_member(&app, member, "2030-01-01T09:00:00Z").await;
+
+    let mut resumed = open(&app, "/updates", Some(3)).await;
+    let rest = [resumed.next_change().await, resumed.next_change().await];
+    assert_eq!(rest.each_ref().map(|update| update.id), [Some(4), Some(5)]);
+    assert_eq!(
+        rest.each_ref().map(|update| update.kind.as_str()),
+        ["reservation_cancelled"; 2]
+    );
+    assert_eq!(rest[1].data["id"], 5);
+
+    let mut filtered = open(&app, &format!("/updates?member_id={member}"), Some(4)).await;
+    assert_eq!(filtered.next_change().await.id, Some(5));
+}
+
+/// One transaction's changes of one member are one row, however many: a row longer than a
+/// page is sent whole and in order, and what follows it too.
+#[tokio::test]
+async fn a_row_longer_than_a_page_is_streamed_whole() {
+    let app = TestApp::spawn().await;
+    let member_id = Uuid::now_v7();
+    // Two and a half pages of 100.
+    let count = 250;
+    let changes: Vec<Change> = (1..=count)
+        .map(|version| Change::MemberLearned {
+            member_id,
+            version,
+            at: db::time::now(),
+        })
+        .collect();
+    let mut transaction = app.state.pool.begin().await.expect("a transaction");
+    db::changes::record(&mut transaction, &changes, db::time::now())
+        .await
+        .expect("recorded");
+    transaction.commit().await.expect("committed");
+    reserve(&app, app.active_member().await, "room-1").await;
+
+    let mut events = open(&app, "/updates", Some(1)).await;
+    for id in 2..=count {
+        let update = events.next_change().await;
+        assert_eq!(update.id, Some(id));
+        assert_eq!(update.data["version"], id);
+    }
+    assert_eq!(events.next_change().await.kind, "reservation_created");
+}
+
 #[tokio::test]
 async fn nothing_is_sent_for_a_rolled_back_transaction() {
     let app = TestApp::spawn().await;
@@ -395,8 +449,8 @@ async fn a_stalled_client_does_not_make_the_server_read_ahead() {
     // Deliberately a fixed pause: what is measured is that nothing more happens while the
     // client reads nothing.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let read_ahead = app.state.updates.rows_read();
-    println!("rows read while the client read nothing: {read_ahead} of {CHANGES}");
+    let read_ahead = app.state.updates.changes_read();
+    println!("changes read while the client read nothing: {read_ahead} of {CHANGES}");
     assert!(
         read_ahead <= 1_000,
         "the stream read {read_ahead} of {CHANGES} changes for a client that read none"
