@@ -11,7 +11,6 @@ use sqlx::{AnyConnection, AnyPool, pool::PoolConnection};
 use super::{
     Backend,
     outbox::{self, PendingEvent},
-    time,
 };
 
 /// Arbitrary, fixed: the advisory lock key of the outbox relay ("outbox" in ASCII).
@@ -65,23 +64,11 @@ impl OutboxAccess {
         }
     }
 
-    pub async fn mark_published(&mut self, sequences: &[i64]) -> Result<(), sqlx::Error> {
-        let published_at = time::now();
+    /// The pool, for work that needs no leadership: stamping rows the broker acknowledged is
+    /// right whichever replica leads, so it runs beside the leader's next read.
+    pub fn pool(&self) -> &AnyPool {
         match self {
-            Self::Shared(pool) => {
-                let mut connection = pool.acquire().await?;
-                outbox::mark_published(&mut connection, sequences, published_at).await
-            }
-            Self::Elected { leader, .. } => {
-                let Some(connection) = leader.as_mut() else {
-                    return Err(sqlx::Error::PoolClosed);
-                };
-                let marked = outbox::mark_published(connection, sequences, published_at).await;
-                if marked.is_err() {
-                    *leader = None;
-                }
-                marked
-            }
+            Self::Shared(pool) | Self::Elected { pool, .. } => pool,
         }
     }
 }

@@ -2,11 +2,16 @@
 //! id, then stamps them published.
 //!
 //! A row is stamped only after the broker acknowledged it, so a crash between the two publishes
-//! the row again (at-least-once); consumers recognise the event id. The relay wakes when a
+//! the row again (at-least-once); consumers recognise a redelivered event. The relay wakes when a
 //! request commits an event, and sweeps on a slow timer in case a wake-up was missed (e.g. a row
 //! written by another process).
+//!
+//! A round's stamp is written while the next round reads and publishes, not before it: the
+//! stamp's commit (an fsync) is off the path of every event waiting behind it. Until it commits,
+//! the rows it stamps are left out of what the next round sends.
 
 use std::{
+    collections::HashSet,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -24,7 +29,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::publish_trace;
 
-use crate::db::{outbox::PendingEvent, relay_lock::OutboxAccess};
+use crate::db::{
+    outbox::{self, PendingEvent},
+    relay_lock::OutboxAccess,
+    time,
+};
 
 /// Tells the relay that an event was committed. Cheap to clone; a signal sent while the relay is
 /// busy is remembered, so none is lost.
@@ -75,6 +84,8 @@ pub struct Relay {
     producer: FutureProducer,
     signal: OutboxSignal,
     settings: RelaySettings,
+    /// Sequences the broker acknowledged whose stamp is not yet written.
+    unstamped: Vec<i64>,
 }
 
 impl Relay {
@@ -90,6 +101,7 @@ impl Relay {
             producer,
             signal,
             settings,
+            unstamped: Vec::new(),
         }
     }
 
@@ -109,7 +121,11 @@ impl Relay {
             self.leadership.0.store(leads, Ordering::Relaxed);
             crate::metrics::relay_leads(leads);
             let pause = match outcome {
-                Ok(Some(published)) if published == self.settings.batch_size as usize => {
+                // A full batch, or rows still to stamp: go again at once.
+                Ok(Some(published))
+                    if published == self.settings.batch_size as usize
+                        || !self.unstamped.is_empty() =>
+                {
                     failures = 0;
                     continue;
                 }
@@ -138,25 +154,47 @@ impl Relay {
         // Hand over what is in flight; anything unacknowledged stays in the outbox for next time.
         let producer = self.producer.clone();
         let _ = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(5))).await;
+        if let Err(error) = stamp(self.outbox.pool(), &self.unstamped).await {
+            tracing::warn!(%error, "acknowledged outbox rows left unstamped; they are published again at the next start");
+        }
         tracing::info!("outbox relay stopped");
     }
 
-    /// Publishes the oldest unpublished rows; returns how many were acknowledged and stamped,
-    /// or `None` when this replica is not the leader.
+    /// Publishes the oldest unpublished rows while stamping those the previous round published;
+    /// returns how many the broker acknowledged, or `None` when this replica is not the leader.
     async fn publish_batch(&mut self) -> Result<Option<usize>, RelayError> {
-        let Some(pending) = self.outbox.pending(self.settings.batch_size).await? else {
-            return Ok(None);
+        let to_stamp = std::mem::take(&mut self.unstamped);
+        let pool = self.outbox.pool().clone();
+        let stamping = stamp(&pool, &to_stamp);
+        let outbox = &mut self.outbox;
+        let (producer, settings) = (&self.producer, &self.settings);
+        let publishing = async {
+            let Some(pending) = outbox.pending(settings.batch_size).await? else {
+                return Ok::<_, sqlx::Error>(None);
+            };
+            // Rows being stamped right now are published already: never send them twice.
+            let being_stamped: HashSet<i64> = to_stamp.iter().copied().collect();
+            let pending: Vec<PendingEvent> = pending
+                .into_iter()
+                .filter(|event| !being_stamped.contains(&event.sequence))
+                .collect();
+            Ok(Some(send_in_order(producer, &settings.topic, &pending).await))
         };
-        if pending.is_empty() {
-            return Ok(Some(0));
-        }
-        let (acknowledged, failure) =
-            send_in_order(&self.producer, &self.settings.topic, &pending).await;
-        self.outbox.mark_published(&acknowledged).await?;
-        tracing::debug!(published = acknowledged.len(), "outbox rows published");
+        let (stamped, sent) = tokio::join!(stamping, publishing);
+        // A failed stamp is written again next round; its rows stay out of what is sent.
+        self.unstamped = if stamped.is_ok() { Vec::new() } else { to_stamp };
+        let (acknowledged, failure) = match sent {
+            Ok(Some(sent)) => sent,
+            Ok(None) => return stamped.map(|()| None).map_err(RelayError::from),
+            Err(error) => return Err(error.into()),
+        };
+        let published = acknowledged.len();
+        tracing::debug!(published, "outbox rows published");
+        self.unstamped.extend(acknowledged);
+        stamped?;
         match failure {
             Some(error) => Err(error),
-            None => Ok(Some(acknowledged.len())),
+            None => Ok(Some(published)),
         }
     }
 }
@@ -225,6 +263,15 @@ async fn send_in_order(
         break;
     }
     (acknowledged, failure)
+}
+
+/// Stamps `sequences` published, on a connection of the pool.
+async fn stamp(pool: &sqlx::AnyPool, sequences: &[i64]) -> Result<(), sqlx::Error> {
+    if sequences.is_empty() {
+        return Ok(());
+    }
+    let mut connection = pool.acquire().await?;
+    outbox::mark_published(&mut connection, sequences, time::now()).await
 }
 
 /// Exponential back-off with jitter, 100 ms doubling to at most 1 s. A failed round already

@@ -21,12 +21,18 @@ use crate::{
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/api/openapi.json");
 
 /// Documented statuses a router without a consumer cannot return, and the test that shows each.
-const SHOWN_ELSEWHERE: [(&str, Method, StatusCode, &str); 5] = [
+const SHOWN_ELSEWHERE: [(&str, Method, StatusCode, &str); 6] = [
     (
         "/metrics",
         Method::GET,
         StatusCode::OK,
         "the Prometheus text format: tests/api/metrics.rs",
+    ),
+    (
+        "/metrics",
+        Method::GET,
+        StatusCode::NOT_FOUND,
+        "METRICS_ENABLED=false turns metrics off process-wide: the unit test in src/http/metrics.rs",
     ),
     (
         "/",
