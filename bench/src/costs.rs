@@ -58,7 +58,7 @@ pub fn rows(report: &Report) -> Vec<Row<'_>> {
     if let Some(observability) = &report.observability {
         for (number, round) in observability.rounds.iter().enumerate() {
             rows.push(Row {
-                name: format!("{} ({})", round.setting.name(), number + 1),
+                name: format!("obs. {} ({})", round.setting.short_name(), number + 1),
                 deletions: round.phase.deletions,
                 resources: &round.phase.resources,
             });

@@ -53,8 +53,8 @@ pub struct Options {
     #[arg(long)]
     pub counted_deletions: Option<usize>,
 
-    /// Members deleted in each of the four rounds that measure the cost of metrics and tracing
-    /// (default 5000, quick 600; 0 skips them).
+    /// Members deleted in each of the six rounds that measure the cost of metrics and tracing
+    /// (default 5000, quick 400; 0 skips them).
     #[arg(long)]
     pub observability_deletions: Option<usize>,
 
@@ -84,7 +84,7 @@ pub struct Plan {
 impl Options {
     pub fn plan(&self) -> Plan {
         let (deletions, paced, outage, baseline, counted, observability) = if self.quick {
-            (1000, 3.0, 3.0, 3.0, 200, 600)
+            (1000, 3.0, 3.0, 3.0, 200, 400)
         } else {
             (5000, 20.0, 60.0, 10.0, 1000, 5000)
         };
