@@ -16,6 +16,7 @@
 //! - [`baseline`]: raw single-row insert transactions at the same concurrency.
 //! - [`load`]: deletions as fast as possible, or at a rate.
 //! - [`propagation`]: deletion-to-cancellation times from both databases.
+//! - [`hops`]: where the propagation time goes, from the services' own metrics.
 //! - [`timeline`]: outbox backlog, consumer lag and pending deletions over time.
 //! - [`observability`], [`collector`]: the maximum rate with metrics and tracing on against
 //!   both off, an OTLP receiver and a `/metrics` scraper.
@@ -29,6 +30,7 @@ pub mod child;
 pub mod collector;
 pub mod costs;
 pub mod error;
+pub mod hops;
 pub mod load;
 pub mod observability;
 pub mod options;

@@ -7,6 +7,7 @@ use crate::{
     baseline::Baseline,
     costs,
     error::BenchError,
+    hops::Breakdown,
     observability::ObservabilityCost,
     resources::PhaseResources,
     statistics::{LatencySummary, ratio},
@@ -33,6 +34,8 @@ pub struct Phase {
     pub propagation_ms: Vec<f64>,
     /// CPU and memory per component from the load's start until its last deletion applied.
     pub resources: PhaseResources,
+    /// Where its propagation time went, from the services' metrics (the timed phases only).
+    pub hops: Breakdown,
 }
 
 impl Phase {
@@ -132,6 +135,7 @@ impl Report {
                 quartet(phase.delete_latency()),
                 quartet(phase.propagation()),
             );
+            let _ = writeln!(table, "  {}", phase.hops.line());
         }
         if let Some(outage) = &self.outage {
             let _ = writeln!(
@@ -235,6 +239,7 @@ impl Report {
             metrics.push((format!("{prefix}_api_rate"), phase.api_rate));
             metrics.push((format!("{prefix}_end_to_end_rate"), phase.end_to_end_rate));
             metrics.push((format!("{prefix}_failures"), phase.failures as f64));
+            metrics.extend(phase.hops.metrics(prefix));
             for (kind, summary) in [
                 ("delete", phase.delete_latency()),
                 ("propagation", phase.propagation()),

@@ -9,6 +9,7 @@ use crate::{
     amplification::Amplification,
     baseline,
     error::BenchError,
+    hops,
     load::{self, LoadOutcome},
     observability,
     options::{Options, Plan},
@@ -50,6 +51,7 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
     let members = populate(&system, &plan, plan.max_rate_deletions, &mut timeline).await?;
     timeline.mark("max rate");
     eprintln!("deleting {} members as fast as possible…", members.len());
+    let metrics_before = hops::Snapshot::read(&system).await;
     let meter = start_meter(&system);
     let outcome = load::delete_as_fast_as_possible(
         system.http(),
@@ -66,6 +68,7 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
         meter,
     )
     .await?;
+    report.max_rate.hops = metrics_before.breakdown(&hops::Snapshot::read(&system).await);
 
     let rate = plan
         .rate
@@ -81,6 +84,7 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
     .await?;
     timeline.mark("paced");
     eprintln!("deleting at {rate:.1}/s for {:?}…", plan.paced);
+    let metrics_before = hops::Snapshot::read(&system).await;
     let meter = start_meter(&system);
     let outcome =
         load::delete_at_rate(system.http(), &system.member_url, members, rate, plan.paced).await;
@@ -92,6 +96,7 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
         meter,
     )
     .await?;
+    report.paced.hops = metrics_before.breakdown(&hops::Snapshot::read(&system).await);
 
     if !plan.outage.is_zero() {
         report.outage = Some(
@@ -225,6 +230,7 @@ pub(crate) async fn finish_phase(
             .map(propagation::Propagation::milliseconds)
             .collect(),
         resources,
+        hops: Default::default(),
     })
 }
 
