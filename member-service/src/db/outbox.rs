@@ -77,10 +77,10 @@ pub async fn mark_published(
     }
     let statement = format!(
         "UPDATE outbox SET published_at = $1 WHERE sequence IN ({})",
-        placeholders::list(2, sequences.len())
+        placeholders::list(2, placeholders::padded_count(sequences.len()))
     );
     let mut query = sqlx::query(&statement).bind(time::format(published_at));
-    for sequence in sequences {
+    for sequence in placeholders::padded(sequences) {
         query = query.bind(*sequence);
     }
     query.execute(connection).await.map(|_| ())

@@ -69,10 +69,10 @@ pub async fn find_all(
     }
     let sql = format!(
         "SELECT member_id, status, version FROM known_members WHERE member_id IN ({})",
-        super::placeholders::list(1, member_ids.len())
+        super::placeholders::list(1, super::placeholders::padded_count(member_ids.len()))
     );
     let mut query = sqlx::query_as::<_, KnownMemberRow>(&sql);
-    for member_id in member_ids {
+    for member_id in super::placeholders::padded(member_ids) {
         query = query.bind(member_id.as_str());
     }
     query

@@ -206,10 +206,15 @@ pub async fn of_members_or_offsets(
     if !member_ids.is_empty() {
         conditions.push(format!(
             "(status = 'parked' AND member_id IN ({}))",
-            super::placeholders::list(1, member_ids.len())
+            super::placeholders::list(1, super::placeholders::padded_count(member_ids.len()))
         ));
     }
-    let mut next = 1 + member_ids.len();
+    let members_bound = if member_ids.is_empty() {
+        0
+    } else {
+        super::placeholders::padded_count(member_ids.len())
+    };
+    let mut next = 1 + members_bound;
     for _ in offsets {
         conditions.push(format!(
             "(source_topic = ${next} AND source_partition = ${} AND source_offset BETWEEN ${} AND ${})",
@@ -227,7 +232,7 @@ pub async fn of_members_or_offsets(
         conditions.join(" OR ")
     );
     let mut query = sqlx::query_as::<_, ParkedEventRow>(&sql);
-    for member_id in member_ids {
+    for member_id in super::placeholders::padded(member_ids) {
         query = query.bind(member_id.as_str());
     }
     for range in offsets {

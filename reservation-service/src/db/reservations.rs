@@ -150,12 +150,12 @@ pub async fn cancel_all_of_members(
     let sql = format!(
         "UPDATE reservations SET status = 'cancelled', cancellation_reason = $1, cancelled_at = $2 \
          WHERE status = 'active' AND member_id IN ({}) RETURNING {COLUMNS}",
-        super::placeholders::list(3, member_ids.len())
+        super::placeholders::list(3, super::placeholders::padded_count(member_ids.len()))
     );
     let mut query = sqlx::query_as::<_, ReservationRow>(&sql)
         .bind(reason.as_str())
         .bind(time::format(cancelled_at));
-    for member_id in member_ids {
+    for member_id in super::placeholders::padded(member_ids) {
         query = query.bind(member_id.as_str());
     }
     let mut cancelled = query
