@@ -178,11 +178,17 @@ impl Relay {
                 .into_iter()
                 .filter(|event| !being_stamped.contains(&event.sequence))
                 .collect();
-            Ok(Some(send_in_order(producer, &settings.topic, &pending).await))
+            Ok(Some(
+                send_in_order(producer, &settings.topic, &pending).await,
+            ))
         };
         let (stamped, sent) = tokio::join!(stamping, publishing);
         // A failed stamp is written again next round; its rows stay out of what is sent.
-        self.unstamped = if stamped.is_ok() { Vec::new() } else { to_stamp };
+        self.unstamped = if stamped.is_ok() {
+            Vec::new()
+        } else {
+            to_stamp
+        };
         let (acknowledged, failure) = match sent {
             Ok(Some(sent)) => sent,
             Ok(None) => return stamped.map(|()| None).map_err(RelayError::from),
