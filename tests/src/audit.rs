@@ -110,7 +110,8 @@ impl Audit {
 
     /// From the member changes applied, in commit order: each (member, version) with an effect
     /// at most once, versions rising in the order they were applied, ending at the member list's
-    /// version.
+    /// version; and every member the list knows has its changes there (so that an empty read
+    /// cannot pass for a clean one).
     async fn check_application_order(
         &mut self,
         reservations: &AnyPool,
@@ -123,6 +124,13 @@ impl Audit {
                 .or_default()
                 .push(change.version);
         }
+        self.order_violations += u64::try_from(
+            known
+                .keys()
+                .filter(|member_id| !by_member.contains_key(*member_id))
+                .count(),
+        )
+        .unwrap_or_default();
         for (member_id, versions) in by_member {
             let mut distinct = versions.clone();
             distinct.sort_unstable();
