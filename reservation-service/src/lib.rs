@@ -2,8 +2,8 @@
 //!
 //! It keeps its own list of known and deleted members, built only from member events, so it
 //! never calls the member service. When a member is deleted, one transaction marks the member
-//! deleted, cancels its active reservations and records the event id; only then is the event's
-//! offset committed. Events it cannot decode are parked in a dead-letter topic.
+//! deleted at the event's member version and cancels its active reservations; only then is the
+//! event's offset committed. That version tells a redelivered event (same or older version). Events it cannot decode are parked in a dead-letter topic.
 //!
 //! Layout:
 //! - [`auth`]: bearer tokens: keys, verification, scopes.
@@ -17,7 +17,7 @@
 //! - [`cli`]: the command line.
 //! - [`http`]: the REST API, and `/updates`: a Server-Sent Events stream of the change log
 //!   (`db/changes.rs`), a table every change is recorded in by the transaction that makes it.
-//! - [`retention`]: processed-event records, resolved parked events and the change log pruned
+//! - [`retention`]: resolved parked events and the change log pruned
 //!   after the configured retention.
 //! - [`metrics`]: the Prometheus metrics (served at `/metrics`), each named once, and the
 //!   process's recorder.

@@ -1,8 +1,7 @@
-//! Retention: processed-event records, resolved parked events and the change log are deleted
-//! once older than the configured retention, which must be longer than the member-events
-//! topic's. A processed-event record only matters while its event can still be delivered again,
-//! and beyond the topic's retention it cannot; a member's version still makes any older event
-//! a no-op. A `/updates` client resuming from an id older than the retention gets what is left.
+//! Retention: resolved parked events and the change log are deleted once older than the
+//! configured retention. Nothing the consumer needs to recognise a redelivered event is pruned:
+//! that is the member list's version per member, kept for good. A `/updates` client resuming
+//! from an id older than the retention gets what is left.
 //!
 //! A sweep runs every minute (and once at start-up) and deletes in bounded batches until nothing
 //! is left to prune, pausing between batches so that the consumer's transactions are not held up.

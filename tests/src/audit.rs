@@ -1,5 +1,6 @@
 //! Invariants checked directly in both databases after a fault: nothing lost, nothing applied
-//! twice, no member's events applied out of order. One line per run, in a fixed format, so that
+//! twice, no member's events applied out of order (read from reservation-service's change log,
+//! which records each member change in commit order). One line per run, in a fixed format, so that
 //! the failure-injection suite and the chaos run print the same table.
 
 use std::{collections::BTreeMap, fmt, io::Write};
@@ -107,28 +108,29 @@ impl Audit {
         audit
     }
 
-    /// From the record of applied events: each (member, version) with an effect at most once,
-    /// versions rising in the order they were applied, ending at the member list's version.
+    /// From the member changes applied, in commit order: each (member, version) with an effect
+    /// at most once, versions rising in the order they were applied, ending at the member list's
+    /// version; and every member the list knows has its changes there (so that an empty read
+    /// cannot pass for a clean one).
     async fn check_application_order(
         &mut self,
         reservations: &AnyPool,
         known: &BTreeMap<String, (String, i64)>,
     ) {
-        let applied = sqlx::query(
-            "SELECT member_id, member_version FROM processed_events \
-             WHERE outcome IN ('activated', 'deleted') ORDER BY member_id, processed_at",
-        )
-        .fetch_all(reservations)
-        .await
-        .expect("processed events");
         let mut by_member: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-        for row in &applied {
-            by_member.entry(text(row, "member_id")).or_default().push(
-                row.try_get::<Option<i64>, _>("member_version")
-                    .expect("version")
-                    .unwrap_or_default(),
-            );
+        for change in applied_member_changes(reservations).await {
+            by_member
+                .entry(change.member_id)
+                .or_default()
+                .push(change.version);
         }
+        self.order_violations += u64::try_from(
+            known
+                .keys()
+                .filter(|member_id| !by_member.contains_key(*member_id))
+                .count(),
+        )
+        .unwrap_or_default();
         for (member_id, versions) in by_member {
             let mut distinct = versions.clone();
             distinct.sort_unstable();
@@ -187,6 +189,45 @@ impl fmt::Display for Audit {
         }
         Ok(())
     }
+}
+
+/// A member change reservation-service applied (a registration or deletion learned from its
+/// event; stale and duplicate events change nothing and appear nowhere).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedChange {
+    pub member_id: String,
+    pub version: i64,
+    pub deletion: bool,
+}
+
+/// The member changes reservation-service applied, in the order it committed them: its change
+/// log's `member_learned` and `member_deleted` entries, in id order (ids are taken in commit
+/// order). A change-log row holds one member's changes of one transaction, as a JSON array in id
+/// order. The one place that knows how the change log stores them.
+pub async fn applied_member_changes(reservations: &AnyPool) -> Vec<AppliedChange> {
+    let rows = sqlx::query("SELECT member_id, changes FROM change_log ORDER BY first_id")
+        .fetch_all(reservations)
+        .await
+        .expect("change log");
+    let mut applied = Vec::new();
+    for row in &rows {
+        let changes: Vec<serde_json::Value> =
+            serde_json::from_str(&text(row, "changes")).expect("a row's changes are a JSON array");
+        for change in changes {
+            let kind = change["type"].as_str().expect("a change names its type");
+            if kind != "member_learned" && kind != "member_deleted" {
+                continue;
+            }
+            applied.push(AppliedChange {
+                member_id: text(row, "member_id"),
+                version: change["version"]
+                    .as_i64()
+                    .expect("a member change has its version"),
+                deletion: kind == "member_deleted",
+            });
+        }
+    }
+    applied
 }
 
 fn text(row: &sqlx::any::AnyRow, column: &str) -> String {

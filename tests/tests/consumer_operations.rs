@@ -18,9 +18,6 @@ async fn rewinding_the_group_rebuilds_the_member_list_after_restoring_an_old_bac
     pool.execute("DELETE FROM known_members")
         .await
         .expect("forget members");
-    pool.execute("DELETE FROM processed_events")
-        .await
-        .expect("forget events");
     pool.close().await;
 
     let rewound = rewind_to_start(&mut system).await.expect("rewind");

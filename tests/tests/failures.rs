@@ -64,11 +64,14 @@ async fn relay_killed_after_producing_and_before_marking_its_rows() {
     let before = system.consumer_stats().await;
 
     faults::crash_relay_after_produce(&mut system, &members).await;
-    // Registration and deletion of every member, published a second time.
+    // Registration and deletion of every member, published a second time. The deletion is at the
+    // member version applied (a duplicate); the registration is older (stale).
     let republished = 2 * MEMBERS as u64;
     let after = eventually("the republished events to arrive", DEADLINE, || async {
         let stats = system.consumer_stats().await;
-        (stats.duplicates >= before.duplicates + republished).then_some(stats)
+        (stats.duplicates >= before.duplicates + MEMBERS as u64
+            && stats.stale >= before.stale + MEMBERS as u64)
+            .then_some(stats)
     })
     .await;
 
@@ -76,8 +79,9 @@ async fn relay_killed_after_producing_and_before_marking_its_rows() {
     audit.report(
         "2 relay killed before marking rows",
         &format!(
-            "published twice: {republished}; recognised as duplicates: {}",
-            after.duplicates - before.duplicates
+            "published twice: {republished}; recognised as duplicates: {}, as stale: {}",
+            after.duplicates - before.duplicates,
+            after.stale - before.stale
         ),
     );
     assert_clean(&audit, MEMBERS, RESERVATIONS_EACH, 0);
@@ -103,12 +107,14 @@ async fn consumer_killed_between_its_database_commit_and_its_offset_commit() {
         .await;
     system.reservation_config_mut().kafka_commit_interval = Duration::from_millis(200);
     system.start_reservation_service().await;
+    // Every member's deletion comes again at the version applied (a duplicate), its
+    // registration older than that (stale).
     let redelivered = eventually(
         "the uncommitted events to be redelivered",
         DEADLINE,
         || async {
             let stats = system.consumer_stats().await;
-            (stats.duplicates >= 2 * MEMBERS as u64).then_some(stats.duplicates)
+            (stats.duplicates >= MEMBERS as u64 && stats.stale >= MEMBERS as u64).then_some(stats)
         },
     )
     .await;
@@ -116,7 +122,14 @@ async fn consumer_killed_between_its_database_commit_and_its_offset_commit() {
     let audit = faults::settle(&system, DEADLINE).await;
     audit.report(
         "3 consumer killed before offset commit",
-        &format!("redelivered after restart and recognised: {redelivered}"),
+        &format!(
+            "redelivered after restart and recognised: {} duplicates, {} stale",
+            redelivered.duplicates, redelivered.stale
+        ),
+    );
+    assert_eq!(
+        redelivered.applied, 0,
+        "a redelivered event applied again: {redelivered:?}"
     );
     assert_clean(&audit, MEMBERS, RESERVATIONS_EACH, 0);
 }
@@ -131,8 +144,16 @@ async fn the_same_events_injected_twice_and_out_of_order() {
     let before = system.consumer_stats().await;
 
     // Every event again, newest first, twice; then each registration re-issued under a new id
-    // after the deletion: an old version arriving late.
+    // after the deletion: an old version arriving late. Each deletion copy is at the member
+    // version applied (a duplicate); each registration, copied or re-issued, is older (stale).
     let copies = faults::inject_history_reversed_twice(&system, &members).await as u64;
+    assert_eq!(
+        copies,
+        4 * MEMBERS as u64,
+        "a registration and a deletion, twice"
+    );
+    let deletion_copies = 2 * MEMBERS as u64;
+    let older_versions = 2 * MEMBERS as u64 + MEMBERS as u64;
     for member in &members {
         let registration = sqlx::query(
             "SELECT payload FROM outbox WHERE member_id = $1 ORDER BY sequence LIMIT 1",
@@ -151,8 +172,8 @@ async fn the_same_events_injected_twice_and_out_of_order() {
     }
     let after = eventually("the injected events to be handled", DEADLINE, || async {
         let stats = system.consumer_stats().await;
-        (stats.duplicates >= before.duplicates + copies
-            && stats.stale >= before.stale + MEMBERS as u64)
+        (stats.duplicates >= before.duplicates + deletion_copies
+            && stats.stale >= before.stale + older_versions)
             .then_some(stats)
     })
     .await;

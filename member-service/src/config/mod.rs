@@ -47,7 +47,8 @@ pub struct Config {
 
     /// Idempotent producer (the default, for Kafka). The embedded broker sets it off: its
     /// idempotence check fails after reconnects; order is then kept by one request in flight, and
-    /// retried duplicates are absorbed by the consumer's event-id record.
+    /// a retried duplicate carries the member version the consumer already applied, so it has no
+    /// second effect there.
     #[arg(long, env = "KAFKA_IDEMPOTENCE", default_value_t = true, action = clap::ArgAction::Set)]
     pub kafka_idempotence: bool,
 

@@ -2,7 +2,8 @@
 //! id, then stamps them published.
 //!
 //! A row is stamped only after the broker acknowledged it, so a crash between the two publishes
-//! the row again (at-least-once); consumers recognise a redelivered event. The relay wakes when a
+//! the row again (at-least-once); consumers recognise it by its member version. The relay wakes
+//! when a
 //! request commits an event, and sweeps on a slow timer in case a wake-up was missed (e.g. a row
 //! written by another process).
 //!

@@ -63,8 +63,9 @@ pub struct Config {
     pub dead_letter_max_message_bytes: u32,
 
     /// Idempotent producer (the default, for Kafka). The embedded broker sets it off: its
-    /// idempotence check fails after reconnects; order is then kept by one request in flight, and
-    /// retried duplicates are absorbed by the consumer's event-id record.
+    /// idempotence check fails after reconnects; order is then kept by one request in flight. A
+    /// dead-letter copy sent twice is harmless: a redelivered parked event is copied again anyway,
+    /// and the operator tools work on the parked record, which is one per position.
     #[arg(long, env = "KAFKA_IDEMPOTENCE", default_value_t = true, action = clap::ArgAction::Set)]
     pub kafka_idempotence: bool,
 
@@ -85,9 +86,9 @@ pub struct Config {
     #[arg(long, env = "CONSUMER_MAX_IN_FLIGHT", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
     pub consumer_max_in_flight: u16,
 
-    /// Processed-event records, resolved parked events and change-log entries are deleted once
-    /// this many hours old. Keep it longer than the member-events topic's retention (default 14
-    /// days, twice Kafka's default of 7).
+    /// Resolved parked events and change-log entries are deleted once this many hours old (default
+    /// 14 days). Redelivered events are recognised by the member list's versions, which are never
+    /// pruned, so this need not outlast the member-events topic's retention.
     #[arg(long = "retention-hours", env = "RETENTION_HOURS", default_value = "336", value_parser = crate::retention::parse_hours)]
     pub retention: Duration,
 

@@ -6,40 +6,35 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
-use uuid::Uuid;
 
 use super::{
     changes, member_list,
     parked_events::{self, NewParkedEvent, OffsetRange},
-    processed_events, reservations,
+    reservations,
 };
 use crate::domain::{
     Applied, Arrival, CancellationReason, Change, Decision, Failure, Knowledge, KnownMember,
     MemberChange, MemberStatus, Outcome,
 };
 
-/// What the database knows of `arrivals` and their members.
+/// What the database knows of `arrivals` and their members. The member list's versions are
+/// what tells a redelivered event: no record of event ids is read.
 pub async fn knowledge(
     connection: &mut AnyConnection,
     arrivals: &[Arrival],
     member_ids: &[String],
 ) -> Result<Knowledge, sqlx::Error> {
-    let event_ids: Vec<Uuid> = arrivals
-        .iter()
-        .filter_map(|arrival| arrival.event.as_ref().ok())
-        .map(|event| event.id)
-        .collect();
     Ok(Knowledge {
         members: member_list::find_all(connection, member_ids).await?,
-        processed: processed_events::processed_among(connection, &event_ids).await?,
         parked: parked_events::of_members_or_offsets(connection, member_ids, &offsets(arrivals))
             .await?,
     })
 }
 
-/// Writes each arrival's decision; one outcome per arrival. Parked events first, then the record
-/// of processed events, the member list (the lock new reservations wait on), the cancellations,
-/// and last the change log (whose lock is always taken last: [`changes`]).
+/// Writes each arrival's decision; one outcome per arrival. Parked events first, then the member
+/// list (the lock new reservations wait on, and the record of the versions applied), the
+/// cancellations, and last the change log (whose lock is always taken last: [`changes`]).
+/// Stale and duplicate events write nothing.
 pub async fn write(
     connection: &mut AnyConnection,
     arrivals: &[Arrival],
@@ -47,7 +42,6 @@ pub async fn write(
     now: DateTime<Utc>,
 ) -> Result<Vec<Outcome>, sqlx::Error> {
     let mut outcomes = Vec::with_capacity(decisions.len());
-    let mut records = Vec::new();
     let mut members = BTreeMap::new();
     let mut deleted = Vec::new();
     let mut member_changes = Vec::new();
@@ -83,8 +77,8 @@ pub async fn write(
                         }
                     }
                     MemberChange::Stale => Applied::Stale,
+                    MemberChange::Duplicate => Applied::Duplicate,
                 };
-                records.push((event, applied.as_str()));
                 Outcome::Applied(applied)
             }
             (Decision::Park(failure) | Decision::ParkBehind { failure, .. }, _) => {
@@ -93,11 +87,10 @@ pub async fn write(
             }
             (Decision::ParkedBefore(failure), _) => Outcome::Parked(failure.clone()),
             // The rules apply decoded events only.
-            (Decision::Duplicate | Decision::Apply(_), _) => Outcome::Applied(Applied::Duplicate),
+            (Decision::Apply(_), Err(_)) => Outcome::Applied(Applied::Duplicate),
         };
         outcomes.push(outcome);
     }
-    processed_events::record_all(connection, &records, now).await?;
     let members: Vec<(String, KnownMember)> = members.into_iter().collect();
     member_list::upsert_all(connection, &members, now).await?;
     let cancelled = reservations::cancel_all_of_members(

@@ -24,7 +24,6 @@ pub mod member_list;
 pub mod member_streams;
 pub mod parked_events;
 pub mod placeholders;
-pub mod processed_events;
 pub mod reservations;
 pub mod retention;
 pub mod time;

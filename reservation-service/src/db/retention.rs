@@ -1,5 +1,5 @@
-//! Pruning what is kept only for a while: the record of processed events, parked events an
-//! operator resolved (replayed or discarded), and the change log behind `/updates`. Each call
+//! Pruning what is kept only for a while: parked events an operator resolved (replayed or
+//! discarded), and the change log behind `/updates`. Each call
 //! deletes at most `limit` rows in one statement (its own short transaction), oldest first.
 
 use chrono::{DateTime, Utc};
@@ -10,21 +10,15 @@ use super::time;
 /// What is pruned, each with the statement that deletes one batch older than `$1`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pruned {
-    ProcessedEvents,
     ResolvedParkedEvents,
     ChangeLog,
 }
 
 impl Pruned {
-    pub const ALL: [Self; 3] = [
-        Self::ProcessedEvents,
-        Self::ResolvedParkedEvents,
-        Self::ChangeLog,
-    ];
+    pub const ALL: [Self; 2] = [Self::ResolvedParkedEvents, Self::ChangeLog];
 
     pub fn name(self) -> &'static str {
         match self {
-            Self::ProcessedEvents => "processed events",
             Self::ResolvedParkedEvents => "resolved parked events",
             Self::ChangeLog => "change log rows",
         }
@@ -32,10 +26,6 @@ impl Pruned {
 
     fn statement(self) -> &'static str {
         match self {
-            Self::ProcessedEvents => {
-                "DELETE FROM processed_events WHERE event_id IN (SELECT event_id \
-                 FROM processed_events WHERE processed_at < $1 LIMIT $2)"
-            }
             // A parked event still waiting for the operator is never pruned, however old.
             Self::ResolvedParkedEvents => {
                 "DELETE FROM parked_events WHERE id IN (SELECT id FROM parked_events \

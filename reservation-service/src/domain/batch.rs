@@ -7,11 +7,15 @@
 //! - parked, when it does not decode, or applying it failed too often;
 //! - parked behind, when its member has an event parked: a member's events never overtake
 //!   each other;
-//! - a duplicate, when its id was processed before or earlier in the batch;
-//! - otherwise applied by the member-list rule ([`super::decide`]): registered, deleted or
-//!   stale, against the member as it stands after the batch's earlier events.
+//! - otherwise applied by the member-list rule ([`super::decide`]), against the member as it
+//!   stands after the batch's earlier events: registered or deleted when its version is newer
+//!   than the member's, a duplicate when it is the member's version (this very event again), stale
+//!   when it is older or the member is deleted.
+//!
+//! The member's version is the only record of what was applied: a redelivered event is
+//! recognised by it, so no event id is read or written per event.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -23,8 +27,6 @@ use super::{Arrival, Failure, KnownMember, MemberChange, MemberStatus, ParkedEve
 pub struct Knowledge {
     /// The member list's entries for the batch's members, by member id.
     pub members: HashMap<String, KnownMember>,
-    /// The batch's event ids already processed.
-    pub processed: HashSet<Uuid>,
     /// The batch's members' parked events, and whatever was parked from the batch's positions
     /// (replayed or discarded since, or not).
     pub parked: Vec<ParkedEvent>,
@@ -33,10 +35,8 @@ pub struct Knowledge {
 /// What to do with one arrival.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
-    /// Record the event as processed with this effect on the member list.
+    /// The member-list rule's verdict: a change to the member list, or none (stale, duplicate).
     Apply(MemberChange),
-    /// Processed before: no effect at all.
-    Duplicate,
     /// Parked by an earlier delivery of the same message: nothing to write, but its dead-letter
     /// copy is published again (the earlier delivery may have stopped short of it).
     ParkedBefore(Failure),
@@ -53,7 +53,7 @@ impl Decision {
             Self::ParkedBefore(failure)
             | Self::Park(failure)
             | Self::ParkBehind { failure, .. } => Some(failure),
-            Self::Apply(_) | Self::Duplicate => None,
+            Self::Apply(_) => None,
         }
     }
 }
@@ -73,9 +73,11 @@ pub enum Applied {
     Deleted {
         reservations_cancelled: u64,
     },
-    /// Older than the member version already applied: recorded, no effect.
+    /// Older than the member version already applied, or later than the member's deletion: no
+    /// effect.
     Stale,
-    /// This event id was applied before: no effect at all.
+    /// At the member version already applied: this very event again (a redelivery, or a retried
+    /// publish), no effect.
     Duplicate,
 }
 
@@ -117,8 +119,6 @@ struct BatchSoFar<'a> {
     knowledge: &'a Knowledge,
     members: HashMap<String, KnownMember>,
     blockers: HashMap<String, Blocker>,
-    /// Event ids the batch's earlier events record.
-    recorded: HashSet<Uuid>,
 }
 
 impl<'a> BatchSoFar<'a> {
@@ -127,7 +127,6 @@ impl<'a> BatchSoFar<'a> {
             knowledge,
             members: knowledge.members.clone(),
             blockers: HashMap::new(),
-            recorded: HashSet::new(),
         };
         for parked in &knowledge.parked {
             if let (ParkedStatus::Parked, Some(member_id)) = (parked.status, &parked.member_id) {
@@ -181,14 +180,11 @@ impl<'a> BatchSoFar<'a> {
             self.hold_back_member_of(arrival);
             return Decision::ParkBehind { blocker, failure };
         }
-        if self.knowledge.processed.contains(&event.id) || !self.recorded.insert(event.id) {
-            return Decision::Duplicate;
-        }
         let change = super::decide(self.members.get(&member_id).copied(), &event.payload);
         let status = match change {
             MemberChange::Activate { version } => Some((MemberStatus::Active, version)),
             MemberChange::Delete { version } => Some((MemberStatus::Deleted, version)),
-            MemberChange::Stale => None,
+            MemberChange::Stale | MemberChange::Duplicate => None,
         };
         if let Some((status, version)) = status {
             self.members

@@ -7,13 +7,13 @@
 /// bundles is newer) is the smaller of the two backends' (PostgreSQL's is 65535).
 pub const MAX_BIND_PARAMETERS: usize = 32_766;
 
-/// Parameters per event in a batch's widest statement: the record of processed events binds 7
-/// per event. The others bind fewer: the stream locks and the lookups 1 per event or member,
-/// the parked-event lookup 1 per member and 4 per partition, the member list 4 per member; the
-/// change log slices its own rows.
-pub const PARAMETERS_PER_EVENT: usize = 7;
+/// Parameters per event in a batch's widest statement: the member list binds 4 per member, and
+/// a batch has at most one member per event. The others bind fewer: the stream locks and the
+/// member lookup 1 per member, the parked-event lookup 1 per member and 4 per partition; the
+/// change log slices its own rows, and a parked event is written on its own.
+pub const PARAMETERS_PER_EVENT: usize = 4;
 
-/// The most events one transaction writes: 4680.
+/// The most events one transaction writes: 8191.
 pub const MAX_EVENTS_PER_TRANSACTION: usize = MAX_BIND_PARAMETERS / PARAMETERS_PER_EVENT;
 
 const _: () = assert!(
@@ -33,17 +33,17 @@ mod tests {
 
     #[test]
     fn the_widest_statement_of_a_full_transaction_fits_both_databases() {
-        assert_eq!(MAX_EVENTS_PER_TRANSACTION, 4680);
-        assert_eq!(MAX_EVENTS_PER_TRANSACTION * PARAMETERS_PER_EVENT, 32_760);
+        assert_eq!(MAX_EVENTS_PER_TRANSACTION, 8191);
+        assert_eq!(MAX_EVENTS_PER_TRANSACTION * PARAMETERS_PER_EVENT, 32_764);
     }
 
     #[test]
     fn a_batch_is_sliced_in_order_and_whole() {
-        let events: Vec<usize> = (0..10_000).collect();
+        let events: Vec<usize> = (0..20_000).collect();
         let slices: Vec<&[usize]> = transactions(&events).collect();
         assert_eq!(
             slices.iter().map(|slice| slice.len()).collect::<Vec<_>>(),
-            [4680, 4680, 640]
+            [8191, 8191, 3618]
         );
         assert_eq!(slices.concat(), events);
         assert_eq!(transactions(&events[..1]).count(), 1);

@@ -39,18 +39,27 @@ pub enum MemberChange {
     Activate { version: i64 },
     /// Record the member as deleted at this version and cancel its active reservations.
     Delete { version: i64 },
-    /// The event is older than (or as old as) what was already applied: no effect.
+    /// Older than the version applied, or later than the member's deletion: overtaken, no
+    /// effect.
     Stale,
+    /// Exactly the version applied: this very event, delivered again, no effect.
+    Duplicate,
 }
 
-/// Versions only grow, so an event at or below the applied version is a replay or arrived out of
-/// order, and is ignored. A deleted member stays deleted whatever comes later.
+/// The member version is the per-member idempotency key: member-service gives each change of a
+/// member the next version, so one version is one event, and the member list's version is the
+/// last one applied. An event at that version was applied before (a redelivery, or a retried
+/// publish); one below it was overtaken (out of order, or a redelivery of an earlier event).
+/// A deleted member stays deleted whatever comes later. No record of event ids is needed.
 pub fn decide(known: Option<KnownMember>, event: &MemberEventData) -> MemberChange {
     let version = i64::try_from(event.member_version()).unwrap_or(i64::MAX);
-    if let Some(known) = known
-        && (version <= known.version || known.status == MemberStatus::Deleted)
-    {
-        return MemberChange::Stale;
+    if let Some(known) = known {
+        if version == known.version {
+            return MemberChange::Duplicate;
+        }
+        if version < known.version || known.status == MemberStatus::Deleted {
+            return MemberChange::Stale;
+        }
     }
     match event {
         MemberEventData::Registered(_) => MemberChange::Activate { version },
@@ -104,19 +113,36 @@ mod tests {
     }
 
     #[test]
-    fn old_and_repeated_versions_are_stale() {
+    fn older_versions_are_stale() {
         assert_eq!(
             decide(known(MemberStatus::Deleted, 2), &registered(1)),
             MemberChange::Stale
         );
         assert_eq!(
-            decide(known(MemberStatus::Deleted, 2), &deleted(2)),
+            decide(known(MemberStatus::Active, 3), &deleted(2)),
             MemberChange::Stale
         );
+    }
+
+    #[test]
+    fn the_version_applied_is_a_duplicate_whatever_the_members_status() {
         assert_eq!(
             decide(known(MemberStatus::Active, 1), &registered(1)),
-            MemberChange::Stale
+            MemberChange::Duplicate
         );
+        assert_eq!(
+            decide(known(MemberStatus::Deleted, 2), &deleted(2)),
+            MemberChange::Duplicate
+        );
+    }
+
+    #[test]
+    fn a_registration_overtaken_by_its_deletion_is_stale_once_the_deletion_applied() {
+        let deletion = decide(None, &deleted(2));
+        assert_eq!(deletion, MemberChange::Delete { version: 2 });
+        let after_deletion = known(MemberStatus::Deleted, 2);
+        assert_eq!(decide(after_deletion, &registered(1)), MemberChange::Stale);
+        assert_eq!(decide(after_deletion, &deleted(2)), MemberChange::Duplicate);
     }
 
     #[test]

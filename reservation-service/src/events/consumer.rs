@@ -4,8 +4,8 @@
 //! Offsets: this loop commits them itself (librdkafka's auto-commit is off, so closing the
 //! consumer never commits on its own), on a timer and at shutdown, and only offsets it stored,
 //! which it stores only after the transaction that applied (or parked) those events committed.
-//! A crash at any point redelivers, never skips; redelivery is harmless because applied event
-//! ids are recorded.
+//! A crash at any point redelivers, never skips; redelivery is harmless because the member list
+//! holds each member's last applied version, and an event at or below it has no effect.
 //!
 //! Backpressure: at most `max_in_flight` events are taken from the client and written at once,
 //! in one transaction. While they are written the loop takes nothing, and the client stops
@@ -324,7 +324,7 @@ impl MemberEventConsumer {
                     .store_offset(&delivery.topic, delivery.partition, delivery.offset)
             {
                 // The partition moved to another consumer, which will see the event again and
-                // recognise its id.
+                // recognise it by its member version.
                 tracing::warn!(%error, "cannot store offset");
             }
         }

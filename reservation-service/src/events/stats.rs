@@ -34,8 +34,13 @@ pub struct ConsumerStats {
     Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema,
 )]
 pub struct StatsSnapshot {
+    /// Events that changed the member list (a member registered or deleted).
     pub applied: u64,
+    /// Events at the member version already applied: the same event again (redelivered, or
+    /// published twice), no effect.
     pub duplicates: u64,
+    /// Events older than the member version already applied, or later than the member's
+    /// deletion (out of order, or a redelivery of an event since overtaken): no effect.
     pub stale: u64,
     pub dead_lettered: u64,
     pub reservations_cancelled: u64,

@@ -54,7 +54,9 @@ pub const STATES: [&str; 3] = ["running", "retrying", "stopped"];
 const UNDECODABLE: &str = "undecodable";
 /// The event types of the contract (`MemberEventData::type_name`).
 const EVENT_TYPES: [&str; 2] = ["members.member_registered.v1", "members.member_deleted.v1"];
-/// What writing an event can come to, the `outcome` label of [`EVENTS`].
+/// What writing an event can come to, the `outcome` label of [`EVENTS`]: applied (it changed
+/// the member list), duplicate (at the member version already applied: the same event again),
+/// stale (older than that version, or after the member's deletion), parked.
 const OUTCOMES: [&str; 4] = ["applied", "duplicate", "stale", "parked"];
 
 static DESCRIBED: Once = Once::new();

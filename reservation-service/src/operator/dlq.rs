@@ -4,8 +4,9 @@
 //! A member's parked events are replayed in one transaction under the member's stream lock, the
 //! same lock the consumer takes, so a replay and the live consumer never interleave one member's
 //! events; and by the consumer's own rules ([`decide_batch`]), so a replayed event has the effect
-//! it would have had. Replaying is idempotent: an event already applied (by id) has no second
-//! effect, and an event no longer parked is reported and left alone.
+//! it would have had. Replaying is idempotent: an event at or below the member version already
+//! applied has no second effect (a duplicate or stale), and an event no longer parked is
+//! reported and left alone.
 
 use sqlx::AnyPool;
 use uuid::Uuid;

@@ -1,6 +1,7 @@
 //! Rewinding the consumer group: its committed offsets are set back, and the service re-applies
-//! from there when it starts. Re-applying is harmless for events it applied before (their ids are
-//! recorded), and rebuilds what it lost, e.g. after restoring an older database backup.
+//! from there when it starts. Re-applying is harmless for events it applied before (the member
+//! list holds each member's version: they come back duplicate or stale), and rebuilds what it
+//! lost, e.g. after restoring an older database backup (events newer than its versions apply).
 
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
-//! Retention: processed-event records, resolved parked events and change-log entries older than
-//! the cutoff are pruned in bounded batches; parked events still waiting, and recent rows, stay.
+//! Retention: resolved parked events and change-log entries older than the cutoff are pruned in
+//! bounded batches; parked events still waiting, and recent rows, stay. The member list, which
+//! tells redelivered events, is never pruned.
 
 use chrono::{DateTime, Duration, Utc};
 use reservation_service::{
@@ -12,17 +13,16 @@ use uuid::Uuid;
 
 use crate::helpers::TestApp;
 
-async fn insert_processed(pool: &AnyPool, at: DateTime<Utc>) {
+async fn insert_member(pool: &AnyPool, at: DateTime<Utc>) {
     sqlx::query(
-        "INSERT INTO processed_events (event_id, member_id, event_type, event_time, outcome, \
-         processed_at, member_version) VALUES ($1, $2, 'member_deleted', $3, 'deleted', $3, 2)",
+        "INSERT INTO known_members (member_id, status, version, updated_at) \
+         VALUES ($1, 'deleted', 2, $2)",
     )
-    .bind(Uuid::now_v7().to_string())
     .bind(Uuid::now_v7().to_string())
     .bind(db::time::format(at))
     .execute(pool)
     .await
-    .expect("processed event");
+    .expect("known member");
 }
 
 async fn insert_parked(pool: &AnyPool, offset: i64, status: &str, at: DateTime<Utc>) {
@@ -72,10 +72,7 @@ async fn records_older_than_the_retention_are_pruned_in_batches_and_no_others() 
     let pool = &app.state.pool;
     let now = db::time::now();
     let old = now - Duration::days(30);
-    for _ in 0..5 {
-        insert_processed(pool, old).await;
-    }
-    insert_processed(pool, now).await;
+    insert_member(pool, old).await;
     insert_parked(pool, 1, "replayed", old).await;
     insert_parked(pool, 2, "discarded", old).await;
     insert_parked(pool, 3, "parked", old).await;
@@ -96,8 +93,12 @@ async fn records_older_than_the_retention_are_pruned_in_batches_and_no_others() 
         );
     }
 
-    assert_eq!(pruned, vec![5, 2, 4]);
-    assert_eq!(count(pool, "processed_events").await, 1);
+    assert_eq!(pruned, vec![2, 4]);
+    assert_eq!(
+        count(pool, "known_members").await,
+        1,
+        "a member's version, however old, still tells its redelivered events"
+    );
     let left: Vec<(i64, String)> =
         sqlx::query("SELECT source_offset, status FROM parked_events ORDER BY source_offset")
             .fetch_all(pool)

@@ -11,7 +11,8 @@ use chrono::Utc;
 use event_schema::{MemberDeleted, MemberEvent, MemberEventData, MemberRegistered};
 use proptest::prelude::*;
 use reservation_service::domain::{
-    Arrival, Decision, Delivery, Knowledge, MAX_REASON_CHARS, decide_batch, member_ids,
+    Arrival, Decision, Delivery, Knowledge, MAX_REASON_CHARS, MemberChange, decide_batch,
+    member_ids,
 };
 use uuid::Uuid;
 
@@ -95,7 +96,7 @@ fn assert_readable(reason: &str) -> Result<(), TestCaseError> {
 /// a member id.
 fn assert_decoded_or_parked(arrival: &Arrival, decision: &Decision) -> Result<(), TestCaseError> {
     match (&arrival.event, decision) {
-        (Ok(event), Decision::Apply(_) | Decision::Duplicate) => {
+        (Ok(event), Decision::Apply(_)) => {
             if let Some(key) = arrival.delivery.key_text() {
                 prop_assert_eq!(key, event.member_id().to_string());
             }
@@ -153,6 +154,8 @@ proptest! {
             assert_decoded_or_parked(arrival, decision)?;
             let member_id = arrival.member_id();
             match decision {
+                // Stale and duplicate events have no effect: only changes count as applied.
+                Decision::Apply(MemberChange::Stale | MemberChange::Duplicate) => {}
                 Decision::Apply(_) => {
                     let event = arrival.event.as_ref().map_err(|_| TestCaseError::fail("applied undecoded"))?;
                     prop_assert!(applied.insert(event.id), "{} applied twice", event.id);
@@ -164,7 +167,6 @@ proptest! {
                 Decision::Park(_) | Decision::ParkBehind { .. } | Decision::ParkedBefore(_) => {
                     parked_members.extend(member_id);
                 }
-                Decision::Duplicate => {}
             }
         }
         // The stream locks: each member once, in order.

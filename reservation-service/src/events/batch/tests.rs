@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::*;
-use crate::domain::{Applied, Delivery, MAX_BIND_PARAMETERS, MAX_EVENTS_PER_TRANSACTION};
+use crate::domain::{Applied, Delivery, MAX_EVENTS_PER_TRANSACTION};
 
 fn registrations(count: usize) -> Vec<Arrival> {
     (0..count)
@@ -50,8 +50,8 @@ async fn a_full_transaction_fits_and_one_past_the_limit_is_refused_as_permanent(
         .await
         .expect("a full transaction is written");
     assert_eq!(outcomes.len(), MAX_EVENTS_PER_TRANSACTION);
-    // Twice the events: the widest statement binds more than the limit.
-    let over = registrations(2 * MAX_BIND_PARAMETERS / 7);
+    // One event more: the widest statement (the member list's) binds more than the limit.
+    let over = registrations(MAX_EVENTS_PER_TRANSACTION + 1);
     assert!(matches!(
         attempt(&pool, &over, None, &signal).await,
         Err(AttemptError::Permanent(_))
@@ -63,7 +63,8 @@ async fn a_batch_over_the_parameter_limit_is_written_in_slices() {
     let directory = tempfile::tempdir().expect("temporary directory");
     let pool = database(&directory).await;
     let stats = ConsumerStats::default();
-    let batch = registrations(5_000);
+    let size = MAX_EVENTS_PER_TRANSACTION + 800;
+    let batch = registrations(size);
     let outcomes = tokio::time::timeout(
         std::time::Duration::from_secs(120),
         write(
@@ -78,7 +79,7 @@ async fn a_batch_over_the_parameter_limit_is_written_in_slices() {
     .await
     .expect("written in time")
     .expect("written");
-    assert_eq!(outcomes.len(), 5_000);
+    assert_eq!(outcomes.len(), size);
     assert!(
         outcomes
             .iter()
@@ -89,5 +90,5 @@ async fn a_batch_over_the_parameter_limit_is_written_in_slices() {
         .fetch_one(&pool)
         .await
         .expect("count");
-    assert_eq!(known, 5_000);
+    assert_eq!(i64::try_from(size).expect("fits"), known);
 }
