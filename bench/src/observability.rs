@@ -219,6 +219,8 @@ pub async fn measure(
         system
             .restart_services(setting.environment(collector.address))
             .await?;
+        // A round times deletions, not the consumer joining its group.
+        system.wait_until_ready().await?;
         // A stopping service flushes the spans it still holds: the last round's are all in.
         credit_spans(&mut cost, &collector, &mut spans_so_far);
         let round_members: Vec<Uuid> = members.drain(..per_round.min(members.len())).collect();

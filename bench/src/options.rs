@@ -54,7 +54,7 @@ pub struct Options {
     pub counted_deletions: Option<usize>,
 
     /// Members deleted in each of the six rounds that measure the cost of metrics and tracing
-    /// (default 5000, quick 400; 0 skips them).
+    /// (default 10000, quick 400; 0 skips them).
     #[arg(long)]
     pub observability_deletions: Option<usize>,
 
@@ -86,7 +86,7 @@ impl Options {
         let (deletions, paced, outage, baseline, counted, observability) = if self.quick {
             (1000, 3.0, 3.0, 3.0, 200, 400)
         } else {
-            (5000, 20.0, 60.0, 10.0, 1000, 5000)
+            (5000, 20.0, 60.0, 10.0, 1000, 10000)
         };
         Plan {
             concurrency: self.concurrency.max(1),

@@ -30,6 +30,9 @@ pub enum ScratchDatabase {
     Sqlite { path: PathBuf },
 }
 
+/// How long services restarted between the observability rounds may take to be ready.
+const READY_DEADLINE: Duration = Duration::from_secs(60);
+
 /// The base URL of reservation-service, which changes when it restarts (a new port).
 pub type ReservationAddress = std::sync::Arc<std::sync::Mutex<Option<String>>>;
 
@@ -306,6 +309,29 @@ impl BenchSystem {
         self.member = Some(member);
         self.member_url = url;
         self.start_consumer().await
+    }
+
+    /// Waits until both services answer `/ready`: reservation-service's consumer holds its
+    /// partitions (a group join can take seconds), member-service's relay reaches the broker.
+    pub async fn wait_until_ready(&self) -> Result<(), BenchError> {
+        let urls = [Some(self.member_url.clone()), self.reservation_url()];
+        let give_up = tokio::time::Instant::now() + READY_DEADLINE;
+        for url in urls.into_iter().flatten() {
+            loop {
+                let ready = self.http.get(format!("{url}/ready")).send().await;
+                if ready.is_ok_and(|response| response.status().is_success()) {
+                    break;
+                }
+                if tokio::time::Instant::now() >= give_up {
+                    return Err(BenchError::Timeout {
+                        what: "both services to answer /ready",
+                        after: READY_DEADLINE,
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Ok(())
     }
 
     /// Fails when a child has died: a figure measured without it would mean nothing.
