@@ -64,15 +64,7 @@ impl Drop for Telemetry {
 pub fn init(format: LogFormat) -> anyhow::Result<Telemetry> {
     let tracer_provider = tracer_provider_from_environment()?;
     let traces = tracer_provider.as_ref().map(|provider| {
-        // Source location, thread, target and busy/idle times would be attributes on every
-        // span that nobody reading these traces needs; leaving them out costs less per span
-        // (the benchmark's cost-of-observability phase measures what tracing costs).
-        tracing_opentelemetry::layer()
-            .with_location(false)
-            .with_threads(false)
-            .with_target(false)
-            .with_tracked_inactivity(false)
-            .with_tracer(provider.tracer(TRACED_CRATE))
+        trace_layer(provider.tracer(TRACED_CRATE))
             .with_filter(Targets::new().with_target(TRACED_CRATE, Level::INFO))
     });
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
@@ -89,6 +81,28 @@ pub fn init(format: LogFormat) -> anyhow::Result<Telemetry> {
     };
     let _ = Registry::default().with(traces).with(logs).try_init();
     Ok(Telemetry { tracer_provider })
+}
+
+/// The layer that turns this crate's spans into OpenTelemetry spans, as the service configures
+/// it (the system tests' in-memory traces use it too). Source location, thread, target and
+/// busy/idle times would be attributes on every span that nobody reading these traces needs;
+/// leaving them out costs less per span (the benchmark's cost-of-observability phase measures
+/// what tracing costs). Nothing here reads the current OpenTelemetry context (a traceparent is
+/// taken from the tracing span), so spans need not activate one at each poll of the future they
+/// instrument.
+pub fn trace_layer<S, T>(tracer: T) -> tracing_opentelemetry::OpenTelemetryLayer<S, T>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+    T: opentelemetry::trace::Tracer + 'static,
+    T::Span: Send + Sync,
+{
+    tracing_opentelemetry::layer()
+        .with_location(false)
+        .with_threads(false)
+        .with_target(false)
+        .with_tracked_inactivity(false)
+        .with_context_activation(false)
+        .with_tracer(tracer)
 }
 
 /// `None` unless an OTLP endpoint is configured: no endpoint, no traces, no warning.

@@ -280,8 +280,8 @@ fn exporter() -> &'static InMemorySpanExporter {
             .unwrap_or_else(|_| EnvFilter::new("warn,tansu_storage=error,tansu_broker=error"));
         tracing_subscriber::registry()
             .with(
-                tracing_opentelemetry::layer()
-                    .with_tracer(provider.tracer("system-tests"))
+                // The services' own layer settings, so that what they leave out is tested too.
+                member_service::telemetry::trace_layer(provider.tracer("system-tests"))
                     .with_filter(services),
             )
             .with(
