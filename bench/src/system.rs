@@ -6,7 +6,7 @@ use std::{path::PathBuf, time::Duration};
 
 use event_schema::Topic;
 use sqlx::{AnyPool, Connection, Executor, PgConnection};
-use system_tests::{auth, backends::TestDatabases, process::reservation_service_arguments};
+use system_tests::{auth, backends::TestDatabases};
 use tempfile::TempDir;
 use url::Url;
 use uuid::Uuid;
@@ -14,10 +14,8 @@ use uuid::Uuid;
 use crate::{
     error::BenchError,
     options::Options,
-    processes::{
-        Role, ServiceProcess, free_address, read_pool, start_embedded_broker, wait_until_healthy,
-    },
-    resources::{self, Component, Watched},
+    processes::{ServiceProcess, read_pool, start_embedded_broker},
+    resources::Watched,
 };
 
 /// Where the raw single-row commits of the baseline go: the same database server as the
@@ -30,11 +28,10 @@ pub enum ScratchDatabase {
     Sqlite { path: PathBuf },
 }
 
-/// How long services restarted between the observability rounds may take to be ready.
-const READY_DEADLINE: Duration = Duration::from_secs(60);
-
 /// The base URL of reservation-service, which changes when it restarts (a new port).
 pub type ReservationAddress = std::sync::Arc<std::sync::Mutex<Option<String>>>;
+
+mod lifecycle;
 
 pub struct BenchSystem {
     pub http: reqwest::Client,
@@ -149,7 +146,8 @@ impl BenchSystem {
             ("kafka-idempotence", external_kafka.to_string()),
         ])
         .map_err(|error| BenchError::Settings(error.to_string()))?;
-        let (member, member_url) = start_member(&http, &logs, &member_arguments, &[]).await?;
+        let (member, member_url) =
+            lifecycle::start_member(&http, &logs, &member_arguments, &[]).await?;
         let member_pool = read_pool(&member_database_url).await?;
         let mut system = Self {
             http,
@@ -203,36 +201,6 @@ impl BenchSystem {
             .and_then(|address| address.clone())
     }
 
-    /// Brings the list of watched processes up to date after a child stopped or started.
-    fn refresh_watched(&self) {
-        let mut pids = vec![(Component::LoadGenerator, std::process::id())];
-        for process in [
-            self.member.as_ref(),
-            self.reservation.as_ref(),
-            self.broker.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if let Some(pid) = process.pid() {
-                pids.push((Component::of_role(process.role()), pid));
-            }
-        }
-        if self.broker.is_none()
-            && let Some(pid) = self
-                .bootstrap_servers
-                .rsplit(':')
-                .next()
-                .and_then(|port| port.parse().ok())
-                .and_then(resources::listening_pid)
-        {
-            pids.push((Component::Broker, pid));
-        }
-        if let Ok(mut watched) = self.watched.lock() {
-            *watched = pids;
-        }
-    }
-
     /// The PostgreSQL admin URL and the two databases, whose backends' CPU is counted.
     pub fn postgres_databases(&self) -> Option<(String, Vec<String>)> {
         let admin_url = self.postgres_admin_url.as_ref()?;
@@ -258,103 +226,6 @@ impl BenchSystem {
         }
     }
 
-    /// Stops reservation-service gracefully (it commits its offsets), as a deployment would.
-    pub async fn stop_consumer(&mut self) -> Result<(), BenchError> {
-        self.set_reservation_address(None);
-        let stopped = match self.reservation.take() {
-            Some(process) => process.terminate().await,
-            None => Ok(()),
-        };
-        self.refresh_watched();
-        stopped
-    }
-
-    /// Starts reservation-service: same database, same consumer group, a new port.
-    pub async fn start_consumer(&mut self) -> Result<(), BenchError> {
-        let address = free_address()?;
-        let mut process = ServiceProcess::spawn(
-            Role::ReservationService,
-            &reservation_service_arguments(&self.reservation_config, address),
-            &self.service_environment,
-            &self
-                .logs
-                .join(format!("reservation-service-{}.log", address.port())),
-        )?;
-        let url = format!("http://{address}");
-        wait_until_healthy(&self.http, &url, &mut process).await?;
-        self.reservation = Some(process);
-        self.set_reservation_address(Some(url));
-        self.refresh_watched();
-        Ok(())
-    }
-
-    /// Stops both services gracefully and starts them again with `environment` added to their
-    /// own: same databases, topic and consumer group, new ports.
-    pub async fn restart_services(
-        &mut self,
-        environment: Vec<(String, String)>,
-    ) -> Result<(), BenchError> {
-        self.stop_consumer().await?;
-        if let Some(member) = self.member.take() {
-            member.terminate().await?;
-        }
-        self.service_environment = environment;
-        let (member, url) = start_member(
-            &self.http,
-            &self.logs,
-            &self.member_arguments,
-            &self.service_environment,
-        )
-        .await?;
-        self.member = Some(member);
-        self.member_url = url;
-        self.start_consumer().await
-    }
-
-    /// Waits until both services answer `/ready`: reservation-service's consumer holds its
-    /// partitions (a group join can take seconds), member-service's relay reaches the broker.
-    pub async fn wait_until_ready(&self) -> Result<(), BenchError> {
-        let urls = [Some(self.member_url.clone()), self.reservation_url()];
-        let give_up = tokio::time::Instant::now() + READY_DEADLINE;
-        for url in urls.into_iter().flatten() {
-            loop {
-                let ready = self.http.get(format!("{url}/ready")).send().await;
-                if ready.is_ok_and(|response| response.status().is_success()) {
-                    break;
-                }
-                if tokio::time::Instant::now() >= give_up {
-                    return Err(BenchError::Timeout {
-                        what: "both services to answer /ready",
-                        after: READY_DEADLINE,
-                    });
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-        Ok(())
-    }
-
-    /// Fails when a child has died: a figure measured without it would mean nothing.
-    pub fn check_running(&mut self) -> Result<(), BenchError> {
-        for process in [
-            self.member.as_mut(),
-            self.reservation.as_mut(),
-            self.broker.as_mut(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            process.check_running()?;
-        }
-        Ok(())
-    }
-
-    fn set_reservation_address(&self, url: Option<String>) {
-        if let Ok(mut address) = self.reservation_address.lock() {
-            *address = url;
-        }
-    }
-
     /// Stops the services, then the broker; on PostgreSQL drops the two databases the run made.
     pub async fn shut_down(mut self) -> Result<(), BenchError> {
         self.member_pool.close().await;
@@ -375,27 +246,6 @@ impl BenchSystem {
         }
         Ok(())
     }
-}
-
-/// Starts member-service on a new port; its process and base URL once it answers.
-async fn start_member(
-    http: &reqwest::Client,
-    logs: &std::path::Path,
-    arguments: &[String],
-    environment: &[(String, String)],
-) -> Result<(ServiceProcess, String), BenchError> {
-    let address = free_address()?;
-    let mut all_arguments = vec![format!("--listen-address={address}")];
-    all_arguments.extend(arguments.iter().cloned());
-    let mut process = ServiceProcess::spawn(
-        Role::MemberService,
-        &all_arguments,
-        environment,
-        &logs.join(format!("member-service-{}.log", address.port())),
-    )?;
-    let url = format!("http://{address}");
-    wait_until_healthy(http, &url, &mut process).await?;
-    Ok((process, url))
 }
 
 pub fn database_name(url: &str) -> Option<String> {
