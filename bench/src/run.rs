@@ -135,13 +135,40 @@ pub(crate) async fn populate(
         "set-up: {count} members with {} reservations each…",
         plan.reservations_per_member
     );
-    setup::populate(
+    let members = setup::populate(
         system,
         count,
         plan.reservations_per_member,
         plan.concurrency,
     )
-    .await
+    .await?;
+    settle_databases(system).await;
+    Ok(members)
+}
+
+/// On PostgreSQL, after each set-up and before its deletions: `VACUUM (ANALYZE)` of both
+/// databases and a `CHECKPOINT`, as pgbench vacuums before a run. Without them, autovacuum's
+/// work on the set-up's rows (vacuum and analyze after tens of thousands of inserts) and the
+/// flushing of its writes fell inside the first 4-9 s of some phases and not others: p90 near
+/// 100 ms there, and a p99 of 100-200 ms instead of about 20 (the stall ended when PostgreSQL's
+/// log showed the autovacuum done). After the checkpoint, every deletion also pays what it pays
+/// in production, where a member is deleted long after it registered: the first change to a
+/// page after a checkpoint writes the whole page to the WAL. A role that may not (no
+/// `pg_checkpoint`, not the owner) leaves the run going, and it says so.
+async fn settle_databases(system: &BenchSystem) {
+    if system.postgres_databases().is_none() {
+        return;
+    }
+    for pool in [&system.member_pool, &system.reservation_pool] {
+        if let Err(error) = sqlx::raw_sql("VACUUM (ANALYZE)").execute(pool).await {
+            eprintln!("no VACUUM after the set-up ({error}): autovacuum may run inside the phase");
+        }
+    }
+    if let Err(error) = sqlx::query("CHECKPOINT").execute(&system.member_pool).await {
+        eprintln!(
+            "no CHECKPOINT after the set-up ({error}): its writes may still be flushing when the phase starts"
+        );
+    }
 }
 
 pub(crate) fn start_meter(system: &BenchSystem) -> Meter {
