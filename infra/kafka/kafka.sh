@@ -28,6 +28,15 @@ fetch() {
 answers() { (exec 3<>"/dev/tcp/${bootstrap%:*}/${bootstrap#*:}") 2>/dev/null; }
 
 start() {
+  # Something already answering on the port would pass the readiness check below for a broker
+  # that in fact failed to bind: say which it is instead.
+  if answers; then
+    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+      echo "kafka: already running on $bootstrap (pid $(cat "$pidfile"))"; return 0
+    fi
+    echo "kafka: $bootstrap is taken by another process; stop it first" >&2
+    return 1
+  fi
   fetch
   mkdir -p "$data"
   sed "s#^log.dirs=.*##" "$here/server.properties" > "$home/server.properties"
@@ -40,8 +49,8 @@ start() {
     -Dlog4j2.configurationFile="$here/log4j2.properties" kafka.Kafka "$home/server.properties" > "$home/kafka.log" 2>&1 &
   echo $! > "$pidfile"
   for _ in $(seq 1 120); do
-    if answers; then echo "kafka: listening on $bootstrap (pid $(cat "$pidfile"))"; return 0; fi
     if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then break; fi
+    if answers; then echo "kafka: listening on $bootstrap (pid $(cat "$pidfile"))"; return 0; fi
     sleep 0.5
   done
   echo "kafka: failed to start; last log lines:" >&2

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes a throw-away certificate authority and a server certificate for localhost/127.0.0.1,
 # for CI and local runs of Kafka and PostgreSQL over TLS. Never for production: there the
-# certificates come from the organisation's CA (see README, "Security").
+# certificates come from the organisation's CA (see docs/running.md, "Security").
 #   make-certificates.sh DIR
 # Writes into DIR: ca.pem (trust this), server.pem + server.key (the server's), and
 # untrusted-ca.pem (a second authority that signed nothing here: a client trusting only it must

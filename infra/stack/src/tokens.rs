@@ -1,7 +1,7 @@
 //! Bearer tokens for the local run: a development HS256 secret kept in the data directory
 //! (created on the first start, readable by its owner only, so tokens survive a restart), both
 //! services configured with it, and tokens minted with it (`stack token`). A real deployment
-//! verifies its issuer's tokens instead (README, "Security").
+//! verifies its issuer's tokens instead (docs/running.md, "Security").
 
 use std::{
     io::Write,
